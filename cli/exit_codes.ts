@@ -1,0 +1,18 @@
+/**
+ * Exit statuses of udpchat.
+ *
+ * @module
+ */
+
+/** Done: every message was delivered (or the person typed `exit`). */
+export const EXIT_OK = 0;
+/** The server stopped answering, or a runtime failure (e.g. a port in use). */
+export const EXIT_FAILURE = 1;
+/** Bad command-line arguments. */
+export const EXIT_USAGE = 2;
+/** `--exec`: a message was saved for an Offline user instead of delivered. */
+export const EXIT_SAVED = 3;
+/** `--exec`: a message was refused (unknown user, too long, server full). */
+export const EXIT_UNKNOWN_USER = 4;
+/** Registration refused: the name is Online in another session. */
+export const EXIT_NAME_IN_USE = 5;

@@ -1,0 +1,177 @@
+/**
+ * The one place that joins a sans-I/O state machine to a real UDP socket, the
+ * clock and a timer. Server and client adapters both use it.
+ *
+ * @module
+ */
+import type { Address } from "../protocol/address.ts";
+import { MAX_UDP_PAYLOAD } from "../protocol/constants.ts";
+import type { Datagram } from "../protocol/datagram.ts";
+import type { OutputEvent } from "../protocol/events.ts";
+
+/** What the driver needs from a state machine. */
+export interface Machine {
+  /** Handles one received datagram. */
+  receiveDatagram(bytes: Uint8Array, from: Address, now: number): void;
+  /** Handles the timer. */
+  handleTimer(now: number): void;
+  /** The next timer deadline. */
+  getTimer(): number | undefined;
+  /** Datagrams to send. */
+  datagramsToSend(): Datagram[];
+  /** Lines to print. */
+  events(): OutputEvent[];
+}
+
+/** Options for {@linkcode UdpDriver}. */
+export interface DriverOptions {
+  /** Prints the machine's output. */
+  print: (event: OutputEvent) => void;
+  /** Called after every step, e.g. to see whether the machine wants to exit. */
+  afterStep?: () => void;
+  /** The clock (default `Date.now`). */
+  now?: () => number;
+}
+
+// Sends in a row before giving the receive loop a turn.
+const SEND_BATCH = 32;
+
+/**
+ * Runs a machine on a socket: receives into one reused buffer, arms one timer
+ * at the machine's deadline, and sends its datagrams in order.
+ */
+export class UdpDriver {
+  #conn: Deno.DatagramConn;
+  #machine: Machine;
+  #options: DriverOptions;
+  #now: () => number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt: number | undefined;
+  #queue: Datagram[] = [];
+  #sending: Promise<void> | undefined;
+  #draining = false;
+  #closed = false;
+  /** Datagrams whose send failed (e.g. an unreachable address). */
+  sendErrors = 0;
+
+  /**
+   * @param conn An open UDP socket.
+   * @param machine The state machine to drive.
+   * @param options Output and clock.
+   */
+  constructor(
+    conn: Deno.DatagramConn,
+    machine: Machine,
+    options: DriverOptions,
+  ) {
+    this.#conn = conn;
+    this.#machine = machine;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The socket's local address. */
+  get localAddr(): Deno.NetAddr {
+    return this.#conn.addr as Deno.NetAddr;
+  }
+
+  /** The current time of this driver's clock. */
+  now(): number {
+    return this.#now();
+  }
+
+  /**
+   * Receives until the socket is closed. Resolves when it is.
+   */
+  async run(): Promise<void> {
+    const buf = new Uint8Array(MAX_UDP_PAYLOAD);
+    while (!this.#closed) {
+      let got: [Uint8Array, Deno.Addr];
+      try {
+        got = await this.#conn.receive(buf);
+      } catch (e) {
+        if (this.#closed) break;
+        // ICMP errors (e.g. a peer's port closed) surface here on some systems.
+        if (e instanceof Deno.errors.ConnectionReset) continue;
+        if (e instanceof Deno.errors.BadResource) break;
+        throw e;
+      }
+      const [data, addr] = got;
+      const from = addr as Deno.NetAddr;
+      // The datagram is a view into the reused buffer: the machine copies what it keeps.
+      this.#machine.receiveDatagram(data, {
+        hostname: from.hostname,
+        port: from.port,
+      }, this.#now());
+      this.step();
+    }
+  }
+
+  /** Flushes the machine's output and re-arms its timer. Call after any input. */
+  step(): void {
+    if (this.#closed) return;
+    for (const e of this.#machine.events()) this.#options.print(e);
+    const out = this.#machine.datagramsToSend();
+    if (out.length > 0) {
+      for (const d of out) this.#queue.push(d);
+      if (!this.#draining) {
+        this.#draining = true;
+        this.#sending = this.#drain();
+      }
+    }
+    this.#arm();
+    this.#options.afterStep?.();
+  }
+
+  /** Stops: clears the timer and closes the socket after queued sends. */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#sending;
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #arm(): void {
+    const at = this.#machine.getTimer();
+    if (at === this.#timerAt && this.#timer !== undefined) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = undefined;
+      if (this.#closed) return;
+      this.#machine.handleTimer(this.#now());
+      this.step();
+    }, Math.max(0, at - this.#now()));
+  }
+
+  async #drain(): Promise<void> {
+    let n = 0;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const d = this.#queue.shift()!;
+        try {
+          await this.#conn.send(d.bytes, {
+            transport: "udp",
+            hostname: d.to.hostname,
+            port: d.to.port,
+          });
+        } catch {
+          this.sendErrors++;
+        }
+        if (++n % SEND_BATCH === 0) await new Promise((r) => setTimeout(r, 0));
+      }
+    } finally {
+      // No await between the last look at the queue and this.
+      this.#draining = false;
+    }
+  }
+}

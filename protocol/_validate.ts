@@ -1,0 +1,39 @@
+// Field readers for the decoder. Each returns the value or undefined; none throws.
+import { MAX_NAME_LENGTH } from "./constants.ts";
+
+/** A parsed JSON object with unknown fields. */
+export type Fields = Record<string, unknown>;
+
+/** A non-negative safe integer id. */
+export function uint(o: Fields, key: string): number | undefined {
+  const v = o[key];
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0
+    ? v
+    : undefined;
+}
+
+/** A string of at most `max` UTF-16 code units. */
+export function str(o: Fields, key: string, max: number): string | undefined {
+  const v = o[key];
+  return typeof v === "string" && v.length <= max ? v : undefined;
+}
+
+const NAME = /^[\p{L}\p{N}_.-]+$/u;
+
+/** Whether `name` is a valid user name: 1 to 32 letters, digits, `_`, `.` or `-`. */
+export function isValidName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME.test(name);
+}
+
+/** A valid user name. */
+export function name(o: Fields, key: string): string | undefined {
+  const v = o[key];
+  return typeof v === "string" && isValidName(v) ? v : undefined;
+}
+
+/** A 0 or 1 flag; absent counts as 0. */
+export function flag(o: Fields, key: string): 0 | 1 | undefined {
+  const v = o[key];
+  if (v === undefined || v === 0) return 0;
+  return v === 1 ? 1 : undefined;
+}

@@ -1,0 +1,317 @@
+/**
+ * Encoding and strict validation of udpchat datagrams.
+ *
+ * @module
+ */
+import {
+  MAX_CHUNK_BYTES,
+  MAX_DATAGRAM_BYTES,
+  MAX_PARTS,
+  PROTOCOL_VERSION,
+} from "./constants.ts";
+import type {
+  ErrorCode,
+  Message,
+  NoteKind,
+  Row,
+  TextPart,
+} from "./messages.ts";
+import { type Fields, flag, name, str, uint } from "./_validate.ts";
+
+/** Why a datagram was dropped by {@linkcode decodeMessage}. */
+export type DropReason =
+  | "oversize"
+  | "utf8"
+  | "json"
+  | "version"
+  | "type"
+  | "field";
+
+/** The result of {@linkcode decodeMessage}. */
+export type DecodeResult =
+  | { ok: true; message: Message }
+  | { ok: false; reason: DropReason };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Encodes a message as one datagram.
+ *
+ * @param message The message to encode.
+ * @returns The UTF-8 JSON bytes, with the protocol version added.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeMessage, encodeMessage } from "./codec.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const bytes = encodeMessage({ t: "ack", id: 7 });
+ * assertEquals(decodeMessage(bytes), { ok: true, message: { t: "ack", id: 7 } });
+ * ```
+ */
+export function encodeMessage(message: Message): Uint8Array {
+  return encoder.encode(JSON.stringify({ v: PROTOCOL_VERSION, ...message }));
+}
+
+/**
+ * Decodes and validates one datagram. Never throws: anything malformed,
+ * oversize, of another version or of an unknown type is reported as dropped.
+ *
+ * @param bytes The datagram's payload.
+ * @returns The message, or the reason it was dropped.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeMessage } from "./codec.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const result = decodeMessage(new Uint8Array([0xff, 0x00]));
+ * assertEquals(result, { ok: false, reason: "utf8" });
+ * ```
+ */
+export function decodeMessage(bytes: Uint8Array): DecodeResult {
+  if (bytes.length > MAX_DATAGRAM_BYTES) return drop("oversize");
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return drop("utf8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return drop("json");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return drop("json");
+  }
+  const o = value as Fields;
+  if (o.v !== PROTOCOL_VERSION) return drop("version");
+  const message = readMessage(o);
+  if (message === "type") return drop("type");
+  return message === undefined ? drop("field") : { ok: true, message };
+}
+
+function drop(reason: DropReason): DecodeResult {
+  return { ok: false, reason };
+}
+
+const TOKEN_MAX = 64;
+const KEY_MAX = 80;
+const STAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  "bad_name",
+  "name_in_use",
+  "not_registered",
+  "unknown_user",
+  "full",
+  "too_big",
+  "offline",
+]);
+const NOTE_KINDS: ReadonlySet<string> = new Set<NoteKind>([
+  "noack",
+  "dlv",
+  "rcv",
+  "saved",
+  "refused",
+  "done",
+]);
+
+function stamp(o: Fields, key: string): string | undefined {
+  const v = str(o, key, 19);
+  return v !== undefined && STAMP.test(v) ? v : undefined;
+}
+
+function part(o: Fields): TextPart | undefined {
+  const k = str(o, "k", KEY_MAX);
+  const pi = uint(o, "pi");
+  const pn = uint(o, "pn");
+  const text = str(o, "text", MAX_CHUNK_BYTES);
+  if (k === undefined || k === "" || pi === undefined || pn === undefined) {
+    return undefined;
+  }
+  if (text === undefined || pn < 1 || pn > MAX_PARTS || pi >= pn) {
+    return undefined;
+  }
+  return { k, pi, pn, text };
+}
+
+function rows(o: Fields): Row[] | undefined {
+  const v = o.rows;
+  if (!Array.isArray(v) || v.length > 64) return undefined;
+  const out: Row[] = [];
+  for (const r of v) {
+    if (!Array.isArray(r) || r.length !== 4) return undefined;
+    const [n, ip, port, online] = r as unknown[];
+    const row = { n, ip, port, online } as Fields;
+    const nm = name(row, "n");
+    const addr = str(row, "ip", 45);
+    const p = uint(row, "port");
+    if (nm === undefined || addr === undefined || addr === "") return undefined;
+    if (p === undefined || p > 65535 || (online !== 0 && online !== 1)) {
+      return undefined;
+    }
+    out.push([nm, addr, p, online]);
+  }
+  return out;
+}
+
+function optional<T>(
+  o: Fields,
+  key: string,
+  read: (o: Fields, key: string) => T | undefined,
+): { value: T | undefined; ok: boolean } {
+  if (o[key] === undefined) return { value: undefined, ok: true };
+  const value = read(o, key);
+  return { value, ok: value !== undefined };
+}
+
+// Returns the message, undefined for a bad field, or "type" for an unknown type.
+function readMessage(o: Fields): Message | undefined | "type" {
+  const id = uint(o, "id");
+  const t = o.t;
+  if (typeof t !== "string") return "type";
+  if (id === undefined) return KNOWN.has(t) ? undefined : "type";
+  switch (t) {
+    case "reg": {
+      const nm = name(o, "name");
+      const ck = optional(o, "ck", (f, k) => str(f, k, TOKEN_MAX));
+      const tok = optional(o, "tok", (f, k) => str(f, k, TOKEN_MAX));
+      if (nm === undefined || !ck.ok || !tok.ok) return undefined;
+      const m: Message = { t, id, name: nm };
+      if (ck.value !== undefined) m.ck = ck.value;
+      if (tok.value !== undefined) m.tok = tok.value;
+      return m;
+    }
+    case "dereg": {
+      const nm = name(o, "name");
+      const tok = str(o, "tok", TOKEN_MAX);
+      return nm === undefined || tok === undefined
+        ? undefined
+        : { t, id, name: nm, tok };
+    }
+    case "all": {
+      const tok = str(o, "tok", TOKEN_MAX);
+      const p = part(o);
+      return tok === undefined || p === undefined
+        ? undefined
+        : { t, id, tok, ...p };
+    }
+    case "save": {
+      const tok = str(o, "tok", TOKEN_MAX);
+      const to = name(o, "to");
+      const p = part(o);
+      return tok === undefined || to === undefined || p === undefined
+        ? undefined
+        : { t, id, tok, to, ...p };
+    }
+    case "sync": {
+      const tok = str(o, "tok", TOKEN_MAX);
+      return tok === undefined ? undefined : { t, id, tok };
+    }
+    case "ack": {
+      const r = o.r;
+      if (r !== undefined && r !== "saved" && r !== "pending") return undefined;
+      const at = optional(o, "at", stamp);
+      if (!at.ok) return undefined;
+      const m: Message = { t, id };
+      if (r !== undefined) m.r = r;
+      if (at.value !== undefined) m.at = at.value;
+      return m;
+    }
+    case "retry": {
+      const ck = str(o, "ck", TOKEN_MAX);
+      return ck === undefined ? undefined : { t, id, ck };
+    }
+    case "welcome": {
+      const tok = str(o, "tok", TOKEN_MAX);
+      const off = uint(o, "off");
+      return tok === undefined || off === undefined
+        ? undefined
+        : { t, id, tok, off };
+    }
+    case "err": {
+      const code = o.code;
+      if (typeof code !== "string" || !ERROR_CODES.has(code)) return undefined;
+      const nm = optional(o, "name", name);
+      if (!nm.ok) return undefined;
+      const m: Message = { t, id, code: code as ErrorCode };
+      if (nm.value !== undefined) m.name = nm.value;
+      return m;
+    }
+    case "tbl": {
+      const ver = uint(o, "ver");
+      const from = optional(o, "from", uint);
+      const i = optional(o, "i", uint);
+      const n = optional(o, "n", uint);
+      const rs = rows(o);
+      if (ver === undefined || !from.ok || !i.ok || !n.ok || rs === undefined) {
+        return undefined;
+      }
+      const m: Message = { t, id, ver, rows: rs };
+      if (from.value !== undefined) {
+        if (i.value !== undefined || n.value !== undefined) return undefined;
+        m.from = from.value;
+      } else {
+        if (i.value === undefined || n.value === undefined) return undefined;
+        if (n.value < 1 || i.value >= n.value || n.value > 10_000) {
+          return undefined;
+        }
+        m.i = i.value;
+        m.n = n.value;
+      }
+      return m;
+    }
+    case "msg": {
+      const from = name(o, "from");
+      const g = flag(o, "g");
+      const p = part(o);
+      const at = optional(o, "at", stamp);
+      const off = optional(o, "o", uint);
+      if (from === undefined || g === undefined || p === undefined) {
+        return undefined;
+      }
+      if (
+        !at.ok || !off.ok ||
+        (at.value === undefined) !== (off.value === undefined)
+      ) {
+        return undefined;
+      }
+      const m: Message = { t, id, from, g, ...p };
+      if (at.value !== undefined) m.at = at.value;
+      if (off.value !== undefined) m.o = off.value;
+      return m;
+    }
+    case "note": {
+      const k = o.k;
+      const nm = name(o, "name");
+      const ref = str(o, "ref", KEY_MAX);
+      const at = optional(o, "at", stamp);
+      if (typeof k !== "string" || !NOTE_KINDS.has(k)) return undefined;
+      if (nm === undefined || ref === undefined || !at.ok) return undefined;
+      const m: Message = { t, id, k: k as NoteKind, name: nm, ref };
+      if (at.value !== undefined) m.at = at.value;
+      return m;
+    }
+    case "ping":
+      return { t, id };
+    default:
+      return "type";
+  }
+}
+
+const KNOWN: ReadonlySet<string> = new Set([
+  "reg",
+  "dereg",
+  "all",
+  "save",
+  "sync",
+  "ack",
+  "retry",
+  "welcome",
+  "err",
+  "tbl",
+  "msg",
+  "note",
+  "ping",
+]);

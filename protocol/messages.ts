@@ -1,0 +1,180 @@
+/**
+ * The wire messages of udpchat protocol version 1. See `protocol/README.md`.
+ *
+ * @module
+ */
+
+/** One row of the user table: name, IP address, port, 1 when Online. */
+export type Row = [name: string, ip: string, port: number, online: 0 | 1];
+
+/** One stored message as it travels in an offline delivery. */
+export interface TextPart {
+  /** Message key, unique per origin: used to reassemble parts and drop duplicates. */
+  k: string;
+  /** Part index, 0-based. */
+  pi: number;
+  /** Part count, at least 1. */
+  pn: number;
+  /** This part's text. */
+  text: string;
+}
+
+/** Client to server: register or re-register a name. */
+export interface RegMessage {
+  t: "reg";
+  id: number;
+  name: string;
+  /** Address-validation cookie from a `retry`. */
+  ck?: string;
+  /** Session token from an earlier `welcome`. */
+  tok?: string;
+}
+
+/** Client to server: go Offline. */
+export interface DeregMessage {
+  t: "dereg";
+  id: number;
+  name: string;
+  tok: string;
+}
+
+/** Client to server: one part of a group message. */
+export interface AllMessage extends TextPart {
+  t: "all";
+  id: number;
+  tok: string;
+}
+
+/** Client to server: one part of a private message for the server to deliver or save. */
+export interface SaveMessage extends TextPart {
+  t: "save";
+  id: number;
+  tok: string;
+  to: string;
+}
+
+/** Client to server: ask for a full table snapshot. */
+export interface SyncMessage {
+  t: "sync";
+  id: number;
+  tok: string;
+}
+
+/** Acknowledgement of the datagram with the same id; may carry a result. */
+export interface AckMessage {
+  t: "ack";
+  id: number;
+  /** Result of a `save`: saved now, or pending while the server tries to deliver. */
+  r?: "saved" | "pending";
+  /** Server time stamp `YYYY-MM-DD HH:MM:SS`. */
+  at?: string;
+}
+
+/** Server to client: prove you can receive at your address; resend `reg` with this cookie. */
+export interface RetryMessage {
+  t: "retry";
+  id: number;
+  ck: string;
+}
+
+/** Server to client: registration accepted. */
+export interface WelcomeMessage {
+  t: "welcome";
+  id: number;
+  tok: string;
+  /** Number of stored messages that will follow. */
+  off: number;
+}
+
+/** Why the server refused a request. */
+export type ErrorCode =
+  | "bad_name"
+  | "name_in_use"
+  | "not_registered"
+  | "unknown_user"
+  | "full"
+  | "too_big"
+  | "offline";
+
+/** Server to client: the request with this id was refused. */
+export interface ErrMessage {
+  t: "err";
+  id: number;
+  code: ErrorCode;
+  /** The name the error is about, when there is one. */
+  name?: string;
+}
+
+/** Server to client: a table snapshot part (no `from`) or a delta (with `from`). */
+export interface TableMessage {
+  t: "tbl";
+  id: number;
+  ver: number;
+  /** Delta base version; absent for a snapshot part. */
+  from?: number;
+  /** Snapshot part index. */
+  i?: number;
+  /** Snapshot part count. */
+  n?: number;
+  rows: Row[];
+}
+
+/** A chat message part, peer to peer or relayed by the server. */
+export interface ChatMessage extends TextPart {
+  t: "msg";
+  id: number;
+  from: string;
+  /** 1 for a group message. */
+  g: 0 | 1;
+  /** Offline delivery: server time stamp of when it was saved. */
+  at?: string;
+  /** Offline delivery: 1-based position in the offline list. */
+  o?: number;
+}
+
+/** Kinds of notice the server sends to a sender about its message. */
+export type NoteKind =
+  | "noack"
+  | "dlv"
+  | "rcv"
+  | "saved"
+  | "refused"
+  | "done";
+
+/** Server to client: what became of a message this client sent. */
+export interface NoteMessage {
+  t: "note";
+  id: number;
+  k: NoteKind;
+  /** The recipient the notice is about. */
+  name: string;
+  /** Key of the message the notice is about. */
+  ref: string;
+  /** Server time stamp `YYYY-MM-DD HH:MM:SS`. */
+  at?: string;
+}
+
+/** Server to client: are you still there? Answered with an `ack`. */
+export interface PingMessage {
+  t: "ping";
+  id: number;
+}
+
+/** Every message of protocol version 1. */
+export type Message =
+  | RegMessage
+  | DeregMessage
+  | AllMessage
+  | SaveMessage
+  | SyncMessage
+  | AckMessage
+  | RetryMessage
+  | WelcomeMessage
+  | ErrMessage
+  | TableMessage
+  | ChatMessage
+  | NoteMessage
+  | PingMessage;
+
+/** The `t` of every message type. */
+export type MessageType = Message["t"];

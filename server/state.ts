@@ -1,0 +1,903 @@
+/**
+ * The server's rules as a sans-I/O state machine: datagrams and the current
+ * time go in; datagrams to send, lines to print and the next timer deadline
+ * come out. No sockets, no timers, no clock.
+ *
+ * @module
+ */
+import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
+import {
+  decodeMessage,
+  type DropReason,
+  encodeMessage,
+} from "../protocol/codec.ts";
+import { ACK_WINDOW_MS, TABLE_FLUSH_MS } from "../protocol/constants.ts";
+import { checkCookie, makeCookie } from "../protocol/cookie.ts";
+import type { Datagram } from "../protocol/datagram.ts";
+import { RecentMap } from "../protocol/dedup.ts";
+import type { OutputEvent } from "../protocol/events.ts";
+import type {
+  AllMessage,
+  Message,
+  NoteKind,
+  RegMessage,
+  Row,
+  SaveMessage,
+} from "../protocol/messages.ts";
+import { RateLimiter } from "../protocol/rate_limit.ts";
+import { Reassembler } from "../protocol/reassembly.ts";
+import { Retransmitter } from "../protocol/reliable.ts";
+import { chunkRows } from "../protocol/table.ts";
+import { splitText } from "../protocol/text.ts";
+import { formatStamp } from "../protocol/time.ts";
+import { OfflineStore, type Stored, type StoreLimits } from "./_store.ts";
+
+/** Limits the server enforces. */
+export interface ServerLimits extends StoreLimits {
+  /** Most registered users. */
+  maxUsers: number;
+  /** Most datagrams awaiting an ACK at once. */
+  maxPending: number;
+  /** Datagrams a source may send at once. */
+  rateBurst: number;
+  /** Datagrams per second a source may send after its burst. */
+  rateLimit: number;
+}
+
+/** The default limits. */
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
+  maxUsers: 200_000,
+  maxPending: 100_000,
+  perUser: 1_000,
+  bytesPerUser: 1 << 20,
+  total: 200_000,
+  bytesTotal: 256 << 20,
+  rateBurst: 200,
+  rateLimit: 1_000,
+};
+
+/** Options for {@linkcode ServerState}. */
+export interface ServerOptions {
+  /** Random bytes: tokens, cookie key and id seeds come from here. */
+  random: (length: number) => Uint8Array;
+  /** Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. */
+  limits?: Partial<ServerLimits>;
+}
+
+/** Counters the server keeps. */
+export interface ServerStats {
+  /** Datagrams received. */
+  datagramsIn: number;
+  /** Datagrams handed out for sending. */
+  datagramsOut: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Bytes handed out for sending. */
+  bytesOut: number;
+  /** Retransmitted datagrams. */
+  retransmissions: number;
+  /** Dropped datagrams by reason. */
+  dropped: Record<string, number>;
+}
+
+interface User {
+  name: string;
+  order: number;
+  addr: Address;
+  online: boolean;
+  tok: string;
+  leftBy: "dereg" | "lost" | null;
+  ackedVer: number;
+  syncing: { ver: number; left: number } | null;
+  queue: Delivery[];
+  inFlight: Delivery | null;
+  delivering: Set<Stored>;
+  probing: boolean;
+}
+
+interface Delivery {
+  /** For a group message: recipients not yet resolved, shared by its deliveries. */
+  group?: { left: number };
+  from: string;
+  g: 0 | 1;
+  text: string;
+  k: string;
+  partsLeft: number;
+  ids: number[];
+}
+
+type Pending =
+  | { kind: "tbl"; user: User; ver: number }
+  | { kind: "msg"; user: User; delivery: Delivery }
+  | { kind: "stored"; user: User; stored: Stored; state: { left: number } }
+  | { kind: "note"; user: User }
+  | {
+    kind: "ping";
+    user: User;
+    newcomer: Address;
+    req: RegMessage;
+    reqSize: number;
+  };
+
+interface Requester {
+  user: User;
+  from: Address;
+  size: number;
+}
+
+const BUSY = "busy";
+
+/**
+ * The udpchat server as a state machine.
+ *
+ * @example Usage
+ * ```ts
+ * import { ServerState } from "./state.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const server = new ServerState({ random: (n) => new Uint8Array(n) });
+ * assertEquals(server.getTimer(), undefined);
+ * assertEquals(server.datagramsToSend(), []);
+ * ```
+ */
+export class ServerState {
+  #out: Datagram[] = [];
+  #events: OutputEvent[] = [];
+  #retx: Retransmitter<Pending>;
+  #users = new Map<string, User>();
+  #byToken = new Map<string, User>();
+  #byAddress = new Map<string, User>();
+  #store: OfflineStore;
+  #limits: ServerLimits;
+  #random: (length: number) => Uint8Array;
+  #cookieKey: Uint8Array;
+  #responses = new RecentMap<string, Uint8Array | typeof BUSY>({
+    capacity: 200_000,
+  });
+  #limiter: RateLimiter;
+  #reassembler = new Reassembler();
+  #nextId: number;
+  #nextOrder = 0;
+  #session: string;
+  #ver = 0;
+  #log: { ver: number; name: string }[] = [];
+  #flushAt: number | undefined;
+  #lastFlush = -Infinity;
+  #stats: ServerStats = {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    retransmissions: 0,
+    dropped: {},
+  };
+
+  /** @param options Randomness and limits. */
+  constructor(options: ServerOptions) {
+    this.#random = options.random;
+    this.#limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    this.#store = new OfflineStore(this.#limits);
+    this.#limiter = new RateLimiter({
+      burst: this.#limits.rateBurst,
+      rate: this.#limits.rateLimit,
+    });
+    this.#retx = new Retransmitter<Pending>(this.#out);
+    this.#cookieKey = this.#random(32);
+    const seed = this.#random(4);
+    this.#nextId = ((seed[0] << 16) | (seed[1] << 8) | seed[2]) * 64 + 1;
+    this.#session = this.#hex(4);
+  }
+
+  /** The users in registration order, as table rows. */
+  get table(): Row[] {
+    return [...this.#users.values()].map((u) => this.#row(u));
+  }
+
+  /** Counters of traffic and drops, plus gauges. */
+  stats(): ServerStats & {
+    users: number;
+    online: number;
+    offlineMessages: number;
+    pending: number;
+  } {
+    let online = 0;
+    for (const u of this.#users.values()) if (u.online) online++;
+    return {
+      ...this.#stats,
+      dropped: { ...this.#stats.dropped },
+      retransmissions: this.#retx.retransmissions,
+      users: this.#users.size,
+      online,
+      offlineMessages: this.#store.count,
+      pending: this.#retx.size,
+    };
+  }
+
+  /** The one-line status the `stats` command prints. */
+  statsLine(): string {
+    const s = this.stats();
+    const dropped = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`)
+      .join(" ") || "none";
+    return `[Stats: users=${s.users} online=${s.online} offline_messages=${s.offlineMessages} pending=${s.pending} in=${s.datagramsIn} out=${s.datagramsOut} retransmitted=${s.retransmissions} dropped: ${dropped}]`;
+  }
+
+  /** Handles one received datagram. */
+  receiveDatagram(bytes: Uint8Array, from: Address, now: number): void {
+    this.#stats.datagramsIn++;
+    this.#stats.bytesIn += bytes.length;
+    // ACKs are exempt: they are cheap, never answered, and a client ACKing a
+    // big snapshot sends many at once.
+    const decoded = decodeMessage(bytes);
+    const isAck = decoded.ok && decoded.message.t === "ack";
+    if (!isAck && !this.#limiter.allow(addressKey(from), now)) {
+      return this.#drop("rate");
+    }
+    if (!decoded.ok) return this.#drop(decoded.reason);
+    this.#handle(decoded.message, from, bytes.length, now);
+  }
+
+  /** Handles the timer: retransmissions, timeouts and table flushes. */
+  handleTimer(now: number): void {
+    for (const p of this.#retx.poll(now)) this.#expired(p, now);
+    if (this.#flushAt !== undefined && this.#flushAt <= now) this.#flush(now);
+  }
+
+  /** The next time {@linkcode handleTimer} must run, if any. */
+  getTimer(): number | undefined {
+    const r = this.#retx.nextTimer();
+    const f = this.#flushAt;
+    if (r === undefined) return f;
+    return f === undefined ? r : Math.min(r, f);
+  }
+
+  /** Takes the datagrams to send. */
+  datagramsToSend(): Datagram[] {
+    const out = this.#out.splice(0);
+    this.#stats.datagramsOut += out.length;
+    for (const d of out) this.#stats.bytesOut += d.bytes.length;
+    return out;
+  }
+
+  /** Takes the lines to print. */
+  events(): OutputEvent[] {
+    return this.#events.splice(0);
+  }
+
+  // ---- input ------------------------------------------------------------
+
+  #drop(reason: DropReason | string): void {
+    this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
+  }
+
+  #handle(m: Message, from: Address, size: number, now: number): void {
+    if (m.t === "ack") return this.#onAck(m.id, from, now);
+    if (
+      m.t !== "reg" && m.t !== "dereg" && m.t !== "all" && m.t !== "save" &&
+      m.t !== "sync"
+    ) {
+      return this.#drop("unexpected");
+    }
+    const key = `${addressKey(from)}#${m.id}`;
+    const cached = this.#responses.get(key, now);
+    if (cached !== undefined) {
+      this.#drop("duplicate");
+      if (cached !== BUSY) this.#out.push({ to: from, bytes: cached });
+      return;
+    }
+    if (m.t === "reg") return this.#onReg(m, from, size, now);
+    const user = this.#byToken.get(m.tok);
+    if (user === undefined || !sameAddress(user.addr, from)) {
+      this.#drop("unauthenticated");
+      return this.#respond(
+        from,
+        { t: "err", id: m.id, code: "not_registered" },
+        size,
+        now,
+      );
+    }
+    const req: Requester = { user, from, size };
+    switch (m.t) {
+      case "dereg":
+        return this.#onDereg(req, m.id, m.name, now);
+      case "all":
+        return this.#onAll(req, m, now);
+      case "save":
+        return this.#onSave(req, m, now);
+      case "sync":
+        user.ackedVer = -1;
+        this.#respond(from, { t: "ack", id: m.id }, size, now);
+        return this.#scheduleFlush(now);
+    }
+  }
+
+  // Sends a response and remembers it, so a repeated request is answered again
+  // but acted on once. Before an address is proven, a response may be at most
+  // three times the request's size.
+  #respond(
+    to: Address,
+    m: Message,
+    requestSize: number,
+    now: number,
+    cache = true,
+  ): void {
+    const bytes = encodeMessage(m);
+    const proven = this.#byAddress.get(addressKey(to))?.online === true;
+    if (!proven && bytes.length > 3 * requestSize) {
+      return this.#drop("amplification");
+    }
+    if (cache) this.#responses.set(`${addressKey(to)}#${m.id}`, bytes, now);
+    this.#out.push({ to, bytes });
+  }
+
+  #onReg(m: RegMessage, from: Address, size: number, now: number): void {
+    const existing = this.#users.get(m.name);
+    const tokenOk = existing !== undefined && m.tok !== undefined &&
+      m.tok === existing.tok && sameAddress(existing.addr, from);
+    if (!tokenOk) {
+      const ck = m.ck;
+      if (
+        ck === undefined ||
+        !checkCookie(this.#cookieKey, from, { cookie: ck, now })
+      ) {
+        if (ck !== undefined) this.#drop("bad_cookie");
+        const cookie = makeCookie(this.#cookieKey, from, { now });
+        return this.#respond(
+          from,
+          { t: "retry", id: m.id, ck: cookie },
+          size,
+          now,
+          false,
+        );
+      }
+    }
+    if (existing === undefined) {
+      if (this.#users.size >= this.#limits.maxUsers) {
+        return this.#respond(
+          from,
+          { t: "err", id: m.id, code: "full" },
+          size,
+          now,
+        );
+      }
+      const user: User = {
+        name: m.name,
+        order: this.#nextOrder++,
+        addr: from,
+        online: false,
+        tok: "",
+        leftBy: null,
+        ackedVer: -1,
+        syncing: null,
+        queue: [],
+        inFlight: null,
+        delivering: new Set(),
+        probing: false,
+      };
+      this.#users.set(m.name, user);
+      return this.#login(user, from, m.id, now);
+    }
+    const user = existing;
+    if (user.probing) {
+      return this.#responses.set(`${addressKey(from)}#${m.id}`, BUSY, now);
+    }
+    if (tokenOk) return this.#login(user, from, m.id, now, true);
+    if (user.online) {
+      this.#emit("status", "duplicate", "[Duplicate login detected.]", {
+        name: user.name,
+      });
+      if (sameAddress(user.addr, from)) {
+        return this.#login(user, from, m.id, now);
+      }
+      // Is the old session still there? Ask it before handing the name over.
+      user.probing = true;
+      this.#responses.set(`${addressKey(from)}#${m.id}`, BUSY, now);
+      this.#sendReliable(user.addr, { t: "ping", id: 0 }, {
+        kind: "ping",
+        user,
+        newcomer: from,
+        req: m,
+        reqSize: size,
+      }, now);
+    }
+    if (user.leftBy === "dereg" && !sameAddress(user.addr, from)) {
+      // Deregistered on purpose: only its own session or address may come back.
+      return this.#respond(
+        from,
+        { t: "err", id: m.id, code: "name_in_use", name: user.name },
+        size,
+        now,
+      );
+    }
+    this.#login(user, from, m.id, now);
+  }
+
+  #login(
+    user: User,
+    from: Address,
+    id: number,
+    now: number,
+    keepToken = false,
+  ): void {
+    if (!keepToken || user.tok === "") {
+      if (user.tok !== "") this.#byToken.delete(user.tok);
+      user.tok = this.#hex(16);
+      this.#byToken.set(user.tok, user);
+    }
+    if (
+      !sameAddress(user.addr, from) ||
+      this.#byAddress.get(addressKey(from)) !== user
+    ) {
+      const old = this.#byAddress.get(addressKey(user.addr));
+      if (old === user) this.#byAddress.delete(addressKey(user.addr));
+      const other = this.#byAddress.get(addressKey(from));
+      if (other !== undefined && other !== user) {
+        this.#goOffline(other, "lost", now);
+      }
+      user.addr = from;
+      this.#byAddress.set(addressKey(from), user);
+    }
+    const wasOnline = user.online;
+    user.online = true;
+    user.leftBy = null;
+    user.ackedVer = -1;
+    user.syncing = null;
+    const stored = this.#store.list(user.name).filter((s) =>
+      !user.delivering.has(s)
+    );
+    this.#respond(
+      from,
+      { t: "welcome", id, tok: user.tok, off: wasOnline ? 0 : stored.length },
+      0,
+      now,
+    );
+    this.#changed(user, now);
+    if (!wasOnline) this.#deliverStored(user, stored, now);
+  }
+
+  #onDereg(req: Requester, id: number, name: string, now: number): void {
+    const { user } = req;
+    if (name !== user.name) {
+      return this.#respond(
+        req.from,
+        { t: "err", id, code: "not_registered", name },
+        req.size,
+        now,
+      );
+    }
+    this.#respond(req.from, { t: "ack", id }, req.size, now);
+    if (user.online) this.#goOffline(user, "dereg", now);
+  }
+
+  #onAll(req: Requester, m: AllMessage, now: number): void {
+    const { user } = req;
+    if (!user.online) {
+      return this.#respond(
+        req.from,
+        { t: "err", id: m.id, code: "offline" },
+        req.size,
+        now,
+      );
+    }
+    const r = this.#reassembler.add(user.name, m, now);
+    if (r.status === "refused") {
+      return this.#respond(
+        req.from,
+        { t: "err", id: m.id, code: "too_big" },
+        req.size,
+        now,
+      );
+    }
+    if (r.status === "partial") {
+      return this.#respond(req.from, { t: "ack", id: m.id }, req.size, now);
+    }
+    let online = 0;
+    for (const u of this.#users.values()) if (u.online && u !== user) online++;
+    if (this.#retx.size + online * m.pn > this.#limits.maxPending) {
+      return this.#respond(
+        req.from,
+        { t: "err", id: m.id, code: "full" },
+        req.size,
+        now,
+      );
+    }
+    this.#respond(req.from, { t: "ack", id: m.id }, req.size, now);
+    this.#emit(
+      "status",
+      "group",
+      `[Client ${user.name} sent group message: ${r.text} ]`,
+      {
+        from: user.name,
+        message: r.text,
+      },
+    );
+    const group = { left: this.#users.size - 1 };
+    if (group.left === 0) {
+      this.#note(user.name, "done", user.name, m.k, undefined, now);
+    }
+    for (const u of this.#users.values()) {
+      if (u === user) continue;
+      const d: Delivery = {
+        group,
+        from: user.name,
+        g: 1,
+        text: r.text,
+        k: m.k,
+        partsLeft: 0,
+        ids: [],
+      };
+      if (u.online) this.#enqueue(u, d, now);
+      else this.#saveFailed(u, d, now);
+    }
+  }
+
+  #onSave(req: Requester, m: SaveMessage, now: number): void {
+    const { user } = req;
+    const target = this.#users.get(m.to);
+    if (target === undefined) {
+      return this.#respond(
+        req.from,
+        { t: "err", id: m.id, code: "unknown_user", name: m.to },
+        req.size,
+        now,
+      );
+    }
+    const r = this.#reassembler.add(user.name, m, now);
+    if (r.status === "refused") {
+      return this.#respond(
+        req.from,
+        { t: "err", id: m.id, code: "too_big" },
+        req.size,
+        now,
+      );
+    }
+    if (r.status === "partial") {
+      return this.#respond(req.from, { t: "ack", id: m.id }, req.size, now);
+    }
+    const d: Delivery = {
+      from: user.name,
+      g: 0,
+      text: r.text,
+      k: m.k,
+      partsLeft: 0,
+      ids: [],
+    };
+    if (target.online) {
+      // The sender could not reach it: try once more from here before saving.
+      this.#respond(
+        req.from,
+        { t: "ack", id: m.id, r: "pending" },
+        req.size,
+        now,
+      );
+      return this.#enqueue(target, d, now);
+    }
+    const at = formatStamp(now);
+    if (
+      !this.#store.add(target.name, {
+        from: d.from,
+        g: 0,
+        text: d.text,
+        k: d.k,
+        at,
+      })
+    ) {
+      return this.#respond(
+        req.from,
+        { t: "err", id: m.id, code: "full", name: m.to },
+        req.size,
+        now,
+      );
+    }
+    this.#respond(
+      req.from,
+      { t: "ack", id: m.id, r: "saved", at },
+      req.size,
+      now,
+    );
+  }
+
+  #onAck(id: number, from: Address, now: number): void {
+    const acked = this.#retx.ack(id, from, now);
+    if (acked === undefined) return this.#drop("stray_ack");
+    const p = acked.ctx;
+    switch (p.kind) {
+      case "tbl": {
+        const s = p.user.syncing;
+        if (s === null || s.ver !== p.ver) return;
+        if (--s.left > 0) return;
+        p.user.syncing = null;
+        p.user.ackedVer = p.ver;
+        if (p.ver < this.#ver) this.#scheduleFlush(now);
+        return;
+      }
+      case "msg": {
+        const d = p.delivery;
+        if (--d.partsLeft > 0) return;
+        p.user.inFlight = null;
+        if (d.g === 0) {
+          this.#note(d.from, "rcv", p.user.name, d.k, undefined, now);
+        }
+        this.#resolved(d, now);
+        return this.#pump(p.user, now);
+      }
+      case "stored": {
+        if (--p.state.left > 0) return;
+        p.user.delivering.delete(p.stored);
+        this.#store.remove(p.user.name, p.stored);
+        return this.#note(
+          p.stored.from,
+          "dlv",
+          p.user.name,
+          p.stored.k,
+          p.stored.at,
+          now,
+        );
+      }
+      case "note":
+        return;
+      case "ping": {
+        // The old session answered: the newcomer is refused.
+        p.user.probing = false;
+        this.#responses.delete(`${addressKey(p.newcomer)}#${p.req.id}`);
+        return this.#respond(
+          p.newcomer,
+          { t: "err", id: p.req.id, code: "name_in_use", name: p.user.name },
+          p.reqSize,
+          now,
+        );
+      }
+    }
+  }
+
+  #expired(p: Pending, now: number): void {
+    switch (p.kind) {
+      case "tbl":
+        if (p.user.syncing?.ver === p.ver) {
+          p.user.syncing = null;
+          p.user.ackedVer = -1;
+        }
+        return;
+      case "msg":
+        if (p.user.inFlight !== p.delivery) return;
+        for (const id of p.delivery.ids) this.#retx.cancel(id);
+        return this.#goOffline(p.user, "lost", now);
+      case "stored":
+        if (!p.user.delivering.has(p.stored)) return;
+        p.user.delivering.delete(p.stored);
+        if (p.user.online) this.#goOffline(p.user, "lost", now);
+        return;
+      case "note":
+        return;
+      case "ping": {
+        // The old session is gone: the newcomer takes the name over.
+        p.user.probing = false;
+        this.#responses.delete(`${addressKey(p.newcomer)}#${p.req.id}`);
+        return this.#login(p.user, p.newcomer, p.req.id, now);
+      }
+    }
+  }
+
+  // ---- table ------------------------------------------------------------
+
+  #row(u: User): Row {
+    return [u.name, u.addr.hostname, u.addr.port, u.online ? 1 : 0];
+  }
+
+  #changed(user: User, now: number): void {
+    this.#ver++;
+    this.#log.push({ ver: this.#ver, name: user.name });
+    if (this.#log.length > 4096) this.#log.splice(0, this.#log.length - 2048);
+    this.#emit("status", "table", "[Client table updated.]", {
+      version: this.#ver,
+    });
+    this.#scheduleFlush(now);
+  }
+
+  #scheduleFlush(now: number): void {
+    if (this.#flushAt !== undefined) return;
+    this.#flushAt = Math.max(now, this.#lastFlush + TABLE_FLUSH_MS);
+  }
+
+  #flush(now: number): void {
+    this.#flushAt = undefined;
+    this.#lastFlush = now;
+    const logBase = this.#log.length > 0 ? this.#log[0].ver - 1 : this.#ver;
+    let snapshot: Row[][] | undefined;
+    for (const u of this.#users.values()) {
+      if (!u.online || u.syncing !== null || u.ackedVer >= this.#ver) continue;
+      if (u.ackedVer >= logBase && u.ackedVer >= 0) {
+        const delta = this.#delta(u.ackedVer);
+        if (delta !== undefined) {
+          u.syncing = { ver: this.#ver, left: 1 };
+          this.#sendReliable(u.addr, {
+            t: "tbl",
+            id: 0,
+            ver: this.#ver,
+            from: u.ackedVer,
+            rows: delta,
+          }, {
+            kind: "tbl",
+            user: u,
+            ver: this.#ver,
+          }, now);
+          continue;
+        }
+      }
+      snapshot ??= chunkRows(this.table);
+      u.syncing = { ver: this.#ver, left: snapshot.length };
+      snapshot.forEach((rows, i) =>
+        this.#sendReliable(u.addr, {
+          t: "tbl",
+          id: 0,
+          ver: this.#ver,
+          i,
+          n: snapshot!.length,
+          rows,
+        }, {
+          kind: "tbl",
+          user: u,
+          ver: this.#ver,
+        }, now)
+      );
+    }
+  }
+
+  // The rows changed since `ver`, in registration order, if they fit one datagram.
+  #delta(ver: number): Row[] | undefined {
+    const names = new Set<string>();
+    for (let i = this.#log.length - 1; i >= 0 && this.#log[i].ver > ver; i--) {
+      names.add(this.#log[i].name);
+      if (names.size > 64) return undefined;
+    }
+    const users = [...names].map((n) => this.#users.get(n)!).sort((a, b) =>
+      a.order - b.order
+    );
+    const rows = users.map((u) => this.#row(u));
+    return chunkRows(rows).length === 1 ? rows : undefined;
+  }
+
+  // ---- delivery ---------------------------------------------------------
+
+  #goOffline(user: User, why: "dereg" | "lost", now: number): void {
+    if (!user.online) return;
+    user.online = false;
+    user.leftBy = why;
+    user.syncing = null;
+    this.#changed(user, now);
+    const failed = user.inFlight === null
+      ? user.queue
+      : [user.inFlight, ...user.queue];
+    if (user.inFlight !== null) {
+      for (const id of user.inFlight.ids) this.#retx.cancel(id);
+    }
+    user.inFlight = null;
+    user.queue = [];
+    user.delivering.clear();
+    for (const d of failed) this.#saveFailed(user, d, now);
+  }
+
+  // A message that could not be delivered is saved, and its sender told.
+  #saveFailed(user: User, d: Delivery, now: number): void {
+    const at = formatStamp(now);
+    const ok = this.#store.add(user.name, {
+      from: d.from,
+      g: d.g,
+      text: d.text,
+      k: d.k,
+      at,
+    });
+    const kind: NoteKind = !ok ? "refused" : d.g === 1 ? "noack" : "saved";
+    this.#note(d.from, kind, user.name, d.k, at, now);
+    this.#resolved(d, now);
+  }
+
+  // Tells a group sender once every recipient has ACKed or had it saved.
+  #resolved(d: Delivery, now: number): void {
+    if (d.group !== undefined && --d.group.left === 0) {
+      this.#note(d.from, "done", d.from, d.k, undefined, now);
+    }
+  }
+
+  #enqueue(user: User, d: Delivery, now: number): void {
+    user.queue.push(d);
+    this.#pump(user, now);
+  }
+
+  #pump(user: User, now: number): void {
+    if (user.inFlight !== null || !user.online) return;
+    const d = user.queue.shift();
+    if (d === undefined) return;
+    user.inFlight = d;
+    const parts = splitText(d.text);
+    d.partsLeft = parts.length;
+    d.ids = parts.map((text, pi) =>
+      this.#sendReliable(user.addr, {
+        t: "msg",
+        id: 0,
+        from: d.from,
+        g: d.g,
+        k: d.k,
+        pi,
+        pn: parts.length,
+        text,
+      }, {
+        kind: "msg",
+        user,
+        delivery: d,
+      }, now)
+    );
+  }
+
+  #deliverStored(user: User, stored: readonly Stored[], now: number): void {
+    stored.forEach((s, i) => {
+      user.delivering.add(s);
+      const parts = splitText(s.text);
+      const state = { left: parts.length };
+      parts.forEach((text, pi) =>
+        this.#sendReliable(
+          user.addr,
+          {
+            t: "msg",
+            id: 0,
+            from: s.from,
+            g: s.g,
+            k: s.k,
+            pi,
+            pn: parts.length,
+            text,
+            at: s.at,
+            o: i + 1,
+          },
+          { kind: "stored", user, stored: s, state },
+          now,
+        )
+      );
+    });
+  }
+
+  #note(
+    to: string,
+    k: NoteKind,
+    name: string,
+    ref: string,
+    at: string | undefined,
+    now: number,
+  ): void {
+    const user = this.#users.get(to);
+    if (user === undefined || !user.online) return;
+    const m: Message = { t: "note", id: 0, k, name, ref };
+    if (at !== undefined) m.at = at;
+    this.#sendReliable(user.addr, m, { kind: "note", user }, now);
+  }
+
+  #sendReliable(
+    to: Address,
+    m: Message & { id: number },
+    ctx: Pending,
+    now: number,
+  ): number {
+    const id = this.#nextId++;
+    m.id = id;
+    this.#retx.send(id, to, encodeMessage(m), ctx, now, {
+      deadline: now + ACK_WINDOW_MS,
+    });
+    return id;
+  }
+
+  // ---- helpers ----------------------------------------------------------
+
+  #emit(
+    kind: OutputEvent["kind"],
+    event: string,
+    text: string,
+    data?: OutputEvent["data"],
+  ): void {
+    this.#events.push(
+      data === undefined ? { kind, event, text } : { kind, event, text, data },
+    );
+  }
+
+  #hex(bytes: number): string {
+    return [...this.#random(bytes)].map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
+  }
+}
