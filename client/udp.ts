@@ -71,7 +71,9 @@ export async function runClient(options: RunClientOptions): Promise<number> {
   try {
     serverHost = await resolveHost(options.host);
   } catch (e) {
-    Deno.stderr.writeSync(new TextEncoder().encode(`${(e as Error).message}\n`));
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`${(e as Error).message}\n`),
+    );
     return EXIT_FAILURE;
   }
   const server: Address = { hostname: serverHost, port: options.serverPort };

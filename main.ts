@@ -1,0 +1,68 @@
+/**
+ * udpchat: a lightweight command-line chat over UDP.
+ *
+ * ```sh
+ * deno run --allow-net main.ts -s 5000
+ * deno run --allow-net main.ts -c userA localhost 5000 6000
+ * ```
+ *
+ * @module
+ */
+import { HELP_TEXT, parseCommandLine } from "./cli/args.ts";
+import { EXIT_OK, EXIT_USAGE } from "./cli/exit_codes.ts";
+import { VERSION } from "./cli/version.ts";
+import { runClient } from "./client/udp.ts";
+import { runServer } from "./server/udp.ts";
+
+const encoder = new TextEncoder();
+
+function write(
+  stream: { writeSync(p: Uint8Array): number },
+  text: string,
+): void {
+  const bytes = encoder.encode(text);
+  let n = 0;
+  while (n < bytes.length) n += stream.writeSync(bytes.subarray(n));
+}
+
+/**
+ * Runs udpchat with command-line arguments.
+ *
+ * @param args The arguments, without the program name.
+ * @returns The exit status.
+ */
+export async function main(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args);
+  if ("error" in parsed) {
+    write(Deno.stderr, `udpchat: ${parsed.error}\n`);
+    return EXIT_USAGE;
+  }
+  switch (parsed.mode) {
+    case "help":
+      write(
+        Deno.stdout,
+        HELP_TEXT.endsWith("\n") ? HELP_TEXT : HELP_TEXT + "\n",
+      );
+      return EXIT_OK;
+    case "version":
+      write(Deno.stdout, `udpchat ${VERSION}\n`);
+      return EXIT_OK;
+    case "server":
+      return await runServer({ port: parsed.port, json: parsed.json });
+    case "client":
+      return await runClient({
+        name: parsed.name,
+        host: parsed.host,
+        serverPort: parsed.serverPort,
+        clientPort: parsed.clientPort,
+        json: parsed.json,
+        exec: parsed.exec,
+        bell: parsed.bell,
+        color: parsed.color,
+      });
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
