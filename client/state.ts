@@ -186,7 +186,13 @@ export class ClientState {
     return this.#inFlight === null && this.#requests.length === 0 &&
       this.#peerInFlight.size === 0 && this.#awaiting.size === 0 &&
       this.#typed.length === 0 && this.#offExpected === 0 &&
-      this.#pendingTable === null && this.#phase !== "registering";
+      this.#pendingTable === null && this.#ready;
+  }
+
+  // Registered and holding the table the server sent after the last welcome.
+  get #ready(): boolean {
+    return this.#phase === "offline" ||
+      (this.#phase === "online" && this.#tableShown);
   }
 
   /** Registers with the server. */
@@ -205,7 +211,8 @@ export class ClientState {
       return;
     }
     if (c.cmd === "invalid") return this.#emit("error", "usage", c.error);
-    if (this.#phase === "registering" || this.#pendingTable !== null) {
+    if (!this.#ready) {
+      // Not registered, or the table has not arrived yet: run it when it has.
       this.#typed.push(line);
       return;
     }

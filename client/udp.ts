@@ -111,6 +111,11 @@ export async function runClient(options: RunClientOptions): Promise<number> {
         state.command(exec[nextExec++], driver.now());
         return driver.step();
       }
+      if (state.phase === "online") {
+        // Leave cleanly: others see us Offline and their messages are saved.
+        state.command(`dereg ${options.name}`, driver.now());
+        return driver.step();
+      }
       return finish(scriptStatus(state));
     }
     if (inputEnded) finish(EXIT_OK);
