@@ -692,9 +692,12 @@ export class ServerState {
     this.#scheduleFlush(now);
   }
 
+  // The first change after a quiet spell goes out at once, so it reaches
+  // clients before anything it causes; changes right after it are gathered.
   #scheduleFlush(now: number): void {
     if (this.#flushAt !== undefined) return;
-    this.#flushAt = Math.max(now, this.#lastFlush + TABLE_FLUSH_MS);
+    if (now >= this.#lastFlush + TABLE_FLUSH_MS) return this.#flush(now);
+    this.#flushAt = this.#lastFlush + TABLE_FLUSH_MS;
   }
 
   #flush(now: number): void {
@@ -762,7 +765,6 @@ export class ServerState {
     user.online = false;
     user.leftBy = why;
     user.syncing = null;
-    this.#changed(user, now);
     const failed = user.inFlight === null
       ? user.queue
       : [user.inFlight, ...user.queue];
@@ -772,7 +774,9 @@ export class ServerState {
     user.inFlight = null;
     user.queue = [];
     user.delivering.clear();
+    // Senders hear what became of their messages, then everyone sees the table.
     for (const d of failed) this.#saveFailed(user, d, now);
+    this.#changed(user, now);
   }
 
   // A message that could not be delivered is saved, and its sender told.
@@ -875,6 +879,8 @@ export class ServerState {
     ctx: Pending,
     now: number,
   ): number {
+    // A table change is never overtaken by what it caused (a delivery, a notice).
+    if (ctx.kind !== "tbl" && this.#flushAt !== undefined) this.#flush(now);
     const id = this.#nextId++;
     m.id = id;
     this.#retx.send(id, to, encodeMessage(m), ctx, now, {
