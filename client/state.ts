@@ -615,12 +615,24 @@ export class ClientState {
       this.#showPendingTable(now);
       return;
     }
-    this.#requestDone(now);
+    this.#retx.cancel(flight.id);
+    this.#inFlight = null;
     this.#onError(m, req, now);
+    this.#pumpRequests(now);
   }
 
   #onError(m: ErrMessage, req: ServerRequest, _now: number): void {
     const name = m.name ?? (req.kind === "save" ? req.to : this.#name);
+    if (m.code === "offline" && (req.kind === "all" || req.kind === "sync")) {
+      // The server gave up on us while we were here: rejoin, then retry.
+      this.#emit(
+        "status",
+        "rejoin",
+        "[The server marked you Offline; registering again.]",
+      );
+      this.#requests.unshift({ kind: "reg", first: false }, req);
+      return;
+    }
     switch (m.code) {
       case "name_in_use":
         this.#emit(
@@ -829,6 +841,21 @@ export class ClientState {
   }
 
   #tableChanged(changed: Row[], now: number): void {
+    const me = this.#index.get(this.#name);
+    const regPending = this.#inFlight?.req.kind === "reg" ||
+      this.#requests.some((r) => r.kind === "reg");
+    if (
+      me !== undefined && this.#rows[me][3] === 0 && this.#phase === "online" &&
+      this.#welcomed && !regPending
+    ) {
+      // The server gave up on us (our ACKs were lost) but we are here: rejoin.
+      this.#emit(
+        "status",
+        "rejoin",
+        "[The server marked you Offline; registering again.]",
+      );
+      this.#request({ kind: "reg", first: false }, now);
+    }
     // Peers that went Offline: queued messages go through the server.
     for (const [to, queue] of this.#peerQueues) {
       if (this.#peerInFlight.has(to)) continue;

@@ -23,7 +23,7 @@ export const SERVER_RETRIES = 5;
 export const MIN_RTO_MS = 20;
 
 /** Largest retransmission timeout inside an ACK window. */
-export const MAX_RTO_MS = 160;
+export const MAX_RTO_MS = 80;
 
 /** Initial retransmission timeout before any round trip was measured. */
 export const INITIAL_RTO_MS = 40;

@@ -776,7 +776,23 @@ export class ServerState {
     user.delivering.clear();
     // Senders hear what became of their messages, then everyone sees the table.
     for (const d of failed) this.#saveFailed(user, d, now);
+    const acked = user.ackedVer;
     this.#changed(user, now);
+    if (why === "lost" && acked >= 0) {
+      // One unreliable copy of the change to the user itself: if it is alive
+      // after all (its ACKs were lost), it sees itself Offline and registers again.
+      const rows = this.#delta(acked);
+      if (rows !== undefined) {
+        const m: Message = {
+          t: "tbl",
+          id: this.#nextId++,
+          ver: this.#ver,
+          from: acked,
+          rows,
+        };
+        this.#out.push({ to: user.addr, bytes: encodeMessage(m) });
+      }
+    }
   }
 
   // A message that could not be delivered is saved, and its sender told.
