@@ -23,6 +23,10 @@ export function openTerminal(
   const enc = new TextEncoder();
   return {
     print(e) {
+      const text = e.text.replace(
+        /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+        "\ufffd",
+      ).replace(/\t/g, " ");
       const line = options.json
         ? JSON.stringify({
           event: e.event,
@@ -30,7 +34,7 @@ export function openTerminal(
           text: e.text,
           ...e.data,
         })
-        : `>>> ${e.text}`;
+        : `>>> ${text}` /* sanitize */;
       const b = enc.encode(line + "\n");
       let n = 0;
       while (n < b.length) n += Deno.stdout.writeSync(b.subarray(n));

@@ -397,16 +397,10 @@ export class ServerState {
         req: m,
         reqSize: size,
       }, now);
+      return;
     }
-    if (user.leftBy === "dereg" && !sameAddress(user.addr, from)) {
-      // Deregistered on purpose: only its own session or address may come back.
-      return this.#respond(
-        from,
-        { t: "err", id: m.id, code: "name_in_use", name: user.name },
-        size,
-        now,
-      );
-    }
+    // Offline, by dereg or because it stopped answering: names are not
+    // passwords, so a new session may take it (see protocol/README.md).
     this.#login(user, from, m.id, now);
   }
 
