@@ -7,7 +7,11 @@
  */
 import { EXIT_FAILURE, EXIT_NAME_IN_USE, EXIT_OK } from "../cli/exit_codes.ts";
 import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
-import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  isValidName,
+} from "../protocol/codec.ts";
 import {
   ACK_WINDOW_MS,
   MAX_MESSAGE_BYTES,
@@ -134,8 +138,8 @@ export class ClientState {
   #tableShown = false;
   #pendingTable: Row[] | null = null;
   // Offline list after a reg
-  #offExpected = 0;
   #offNext = 1;
+  #offEnd = 0;
   #offItems = new Map<number, OutputEvent | null>();
   #offHeader = false;
   // Inbound
@@ -185,14 +189,21 @@ export class ClientState {
   get idle(): boolean {
     return this.#inFlight === null && this.#requests.length === 0 &&
       this.#peerInFlight.size === 0 && this.#awaiting.size === 0 &&
-      this.#typed.length === 0 && this.#offExpected === 0 &&
+      this.#typed.length === 0 && this.#offNext > this.#offEnd &&
       this.#pendingTable === null && this.#ready;
   }
 
   // Registered and holding the table the server sent after the last welcome.
+  // (While a `reg` is under way, what is typed waits for it.)
   get #ready(): boolean {
+    if (this.#regPending) return false;
     return this.#phase === "offline" ||
       (this.#phase === "online" && this.#tableShown);
+  }
+
+  get #regPending(): boolean {
+    return this.#inFlight?.req.kind === "reg" ||
+      this.#requests.some((r) => r.kind === "reg");
   }
 
   /** Registers with the server. */
@@ -317,15 +328,17 @@ export class ClientState {
 
   #send(to: string, text: string, now: number): void {
     if (!fitsMessageLimit(text)) return this.#tooLong(text);
-    const i = this.#index.get(to);
-    if (i === undefined) {
+    if (!isValidName(to)) {
       this.outcomes.refused++;
       return this.#emit("error", "unknown_user", `[Unknown user ${to}.]`, {
         name: to,
       });
     }
+    const i = this.#index.get(to);
     const k = this.#key();
-    const online = this.#rows[i][3] === 1 && !this.#unreachable.has(to);
+    // Not in our table (perhaps it is behind): the server knows, and says so.
+    const online = i !== undefined && this.#rows[i][3] === 1 &&
+      !this.#unreachable.has(to);
     this.#awaiting.set(k, "private");
     if (!online) return this.#save(to, text, k, now);
     const send: PeerSend = { to, text, k, partsLeft: 0, ids: [] };
@@ -602,9 +615,14 @@ export class ClientState {
       this.#phase = "online";
       this.#unreachable.clear();
       this.#tableShown = false;
-      this.#offExpected = m.off;
-      this.#offNext = 1;
-      this.#offItems.clear();
+      // What is left of an earlier, interrupted list is shown first, in order.
+      this.#flushOffline(true);
+      this.#offNext = m.o0 ?? 1;
+      this.#offEnd = this.#offNext + m.off - 1;
+      for (const o of this.#offItems.keys()) {
+        if (o < this.#offNext) this.#offItems.delete(o);
+      }
+      // Items that overtook the welcome are kept: they belong to this list.
       this.#offHeader = false;
       if (req.first) {
         this.#emit("status", "welcome", "[Welcome, You are registered.]", {
@@ -842,8 +860,7 @@ export class ClientState {
 
   #tableChanged(changed: Row[], now: number): void {
     const me = this.#index.get(this.#name);
-    const regPending = this.#inFlight?.req.kind === "reg" ||
-      this.#requests.some((r) => r.kind === "reg");
+    const regPending = this.#regPending;
     if (
       me !== undefined && this.#rows[me][3] === 0 && this.#phase === "online" &&
       this.#welcomed && !regPending
@@ -965,23 +982,31 @@ export class ClientState {
     });
   }
 
-  #flushOffline(): void {
-    if (this.#offExpected === 0 || !this.#tableShown) return;
+  // Prints the offline list in order as its entries arrive; `all` prints what
+  // is buffered of an interrupted list, skipping what never came.
+  #flushOffline(all = false): void {
+    if (this.#offNext > this.#offEnd || (!this.#tableShown && !all)) return;
+    if (
+      all &&
+      ![...this.#offItems.keys()].some((o) =>
+        o >= this.#offNext && o <= this.#offEnd
+      )
+    ) {
+      this.#offNext = this.#offEnd + 1;
+      return;
+    }
     if (!this.#offHeader) {
       this.#offHeader = true;
       this.#emit("status", "offline_messages", "[You have offline messages:]", {
-        count: this.#offExpected,
+        count: this.#offEnd - this.#offNext + 1,
       });
     }
-    while (this.#offItems.has(this.#offNext)) {
-      const e = this.#offItems.get(this.#offNext)!;
+    while (this.#offNext <= this.#offEnd) {
+      const e = this.#offItems.get(this.#offNext);
+      if (e === undefined && !all) break;
       this.#offItems.delete(this.#offNext);
-      if (e !== null) this.#events.push(e);
+      if (e) this.#events.push(e);
       this.#offNext++;
-    }
-    if (this.#offNext > this.#offExpected) {
-      this.#offExpected = 0;
-      this.#offItems.clear();
     }
   }
 

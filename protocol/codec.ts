@@ -18,6 +18,8 @@ import type {
 } from "./messages.ts";
 import { type Fields, flag, name, str, uint } from "./_validate.ts";
 
+export { isValidName } from "./_validate.ts";
+
 /** Why a datagram was dropped by {@linkcode decodeMessage}. */
 export type DropReason =
   | "oversize"
@@ -226,9 +228,11 @@ function readMessage(o: Fields): Message | undefined | "type" {
     case "welcome": {
       const tok = str(o, "tok", TOKEN_MAX);
       const off = uint(o, "off");
-      return tok === undefined || off === undefined
-        ? undefined
-        : { t, id, tok, off };
+      const o0 = optional(o, "o0", uint);
+      if (tok === undefined || off === undefined || !o0.ok) return undefined;
+      const m: Message = { t, id, tok, off };
+      if (o0.value !== undefined) m.o0 = o0.value;
+      return m;
     }
     case "err": {
       const code = o.code;

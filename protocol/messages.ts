@@ -84,6 +84,8 @@ export interface WelcomeMessage {
   tok: string;
   /** Number of stored messages that will follow. */
   off: number;
+  /** The offline-list index (`o`) of the first of them; later ones count up. */
+  o0?: number;
 }
 
 /** Why the server refused a request. */

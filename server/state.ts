@@ -93,6 +93,12 @@ interface User {
   inFlight: Delivery | null;
   delivering: Set<Stored>;
   probing: boolean;
+  /** The last offline-list index given out, so lists of two logins never mix. */
+  offSeq: number;
+  /** Table transfers in a row that were never ACKed. */
+  tableFails: number;
+  /** Notices that came while the user was Offline. */
+  notes: Message[];
 }
 
 interface Delivery {
@@ -126,6 +132,8 @@ interface Requester {
 }
 
 const BUSY = "busy";
+const NOTE_WINDOW_MS = 3_000;
+const MAX_HELD_NOTES = 100;
 
 /**
  * The udpchat server as a state machine.
@@ -371,6 +379,9 @@ export class ServerState {
         inFlight: null,
         delivering: new Set(),
         probing: false,
+        offSeq: 0,
+        tableFails: 0,
+        notes: [],
       };
       this.#users.set(m.name, user);
       return this.#login(user, from, m.id, now);
@@ -437,14 +448,19 @@ export class ServerState {
     const stored = this.#store.list(user.name).filter((s) =>
       !user.delivering.has(s)
     );
-    this.#respond(
-      from,
-      { t: "welcome", id, tok: user.tok, off: wasOnline ? 0 : stored.length },
-      0,
-      now,
-    );
+    const welcome: Message = {
+      t: "welcome",
+      id,
+      tok: user.tok,
+      off: wasOnline ? 0 : stored.length,
+    };
+    if (welcome.off > 0) welcome.o0 = user.offSeq + 1;
+    this.#respond(from, welcome, 0, now);
     this.#changed(user, now);
     if (!wasOnline) this.#deliverStored(user, stored, now);
+    for (const note of user.notes.splice(0)) {
+      this.#sendReliable(user.addr, note, { kind: "note", user }, now);
+    }
   }
 
   #onDereg(req: Requester, id: number, name: string, now: number): void {
@@ -600,6 +616,7 @@ export class ServerState {
         if (--s.left > 0) return;
         p.user.syncing = null;
         p.user.ackedVer = p.ver;
+        p.user.tableFails = 0;
         if (p.ver < this.#ver) this.#scheduleFlush(now);
         return;
       }
@@ -646,8 +663,11 @@ export class ServerState {
     switch (p.kind) {
       case "tbl":
         if (p.user.syncing?.ver === p.ver) {
+          // Lost: send a full snapshot again soon, a few times, so a client
+          // never stays on a stale table just because nothing else changed.
           p.user.syncing = null;
           p.user.ackedVer = -1;
+          if (++p.user.tableFails <= 3) this.#scheduleFlush(now);
         }
         return;
       case "msg":
@@ -842,6 +862,8 @@ export class ServerState {
   }
 
   #deliverStored(user: User, stored: readonly Stored[], now: number): void {
+    const o0 = user.offSeq + 1;
+    user.offSeq += stored.length;
     stored.forEach((s, i) => {
       user.delivering.add(s);
       const parts = splitText(s.text);
@@ -859,7 +881,7 @@ export class ServerState {
             pn: parts.length,
             text,
             at: s.at,
-            o: i + 1,
+            o: o0 + i,
           },
           { kind: "stored", user, stored: s, state },
           now,
@@ -877,9 +899,14 @@ export class ServerState {
     now: number,
   ): void {
     const user = this.#users.get(to);
-    if (user === undefined || !user.online) return;
+    if (user === undefined) return;
     const m: Message = { t: "note", id: 0, k, name, ref };
     if (at !== undefined) m.at = at;
+    if (!user.online) {
+      // Kept (a bounded few) until the sender is back.
+      if (user.notes.length < MAX_HELD_NOTES) user.notes.push(m);
+      return;
+    }
     this.#sendReliable(user.addr, m, { kind: "note", user }, now);
   }
 
@@ -894,7 +921,8 @@ export class ServerState {
     const id = this.#nextId++;
     m.id = id;
     this.#retx.send(id, to, encodeMessage(m), ctx, now, {
-      deadline: now + ACK_WINDOW_MS,
+      // Notices are not bound by the seed's window: they get longer to arrive.
+      deadline: now + (ctx.kind === "note" ? NOTE_WINDOW_MS : ACK_WINDOW_MS),
     });
     return id;
   }

@@ -168,7 +168,10 @@ Deno.test("ServerState: dereg, offline saving, reg with the offline list and del
   net.run(100);
   type("userC", "send_all to everyone");
   net.run(100);
-  assertEquals(net.lines(addr("userB")).filter((l) => SAVED_LONG.test(l)).length, 1);
+  assertEquals(
+    net.lines(addr("userB")).filter((l) => SAVED_LONG.test(l)).length,
+    1,
+  );
   const c = net.lines(addr("userC"));
   assertEquals(c.slice(-3, -1), [
     "[Group Message received by Server.]",
@@ -278,24 +281,26 @@ Deno.test("ClientState: reg while Online refreshes and the table is broadcast ag
 
 Deno.test("ClientState: bad commands give one line and the program goes on", () => {
   const { net, type, addr, clients } = chat(["userA"]);
-  for (
-    const line of [
-      "hello",
-      "send",
-      "send userB",
-      "send nobody hi",
-      "send_all",
-      "dereg",
-    ]
-  ) type("userA", line);
-  net.run(10);
-  assertEquals(net.lines(addr("userA")).slice(-6), [
+  const lines = [
+    "hello",
+    "send",
+    "send userB",
+    "send nobody hi",
+    "send_all",
+    "dereg",
+    "send bad\u0007name hi",
+  ];
+  for (const line of lines) type("userA", line);
+  net.run(100);
+  assertEquals(net.lines(addr("userA")).slice(-7), [
     "[Unknown command: hello. Type help for the list.]",
     "[Usage: send NAME MESSAGE]",
     "[Usage: send NAME MESSAGE]",
-    "[Unknown user nobody.]",
     "[Usage: send_all MESSAGE]",
     "[Usage: dereg NAME]",
+    "[Unknown user bad\u0007name.]",
+    // Not in the table: the server, which knows every user, says so.
+    "[Unknown user nobody.]",
   ]);
   assertEquals(clients.get("userA")!.exitCode, undefined);
 });
