@@ -20,6 +20,15 @@ export function freePort(): number {
   return port;
 }
 
+/** A line to wait for: exact text, a pattern, or a predicate. */
+export type Pattern = string | RegExp | ((line: string) => boolean);
+
+function matcher(pattern: Pattern): (line: string) => boolean {
+  if (typeof pattern === "string") return (l) => l === pattern;
+  if (pattern instanceof RegExp) return (l) => pattern.test(l);
+  return pattern;
+}
+
 interface Waiter {
   test: (line: string) => boolean;
   from: number;
@@ -113,12 +122,10 @@ export class Proc {
    * safety net against hangs, not a timing assertion).
    */
   waitFor(
-    pattern: string | RegExp,
+    pattern: Pattern,
     options: { from?: number; timeoutMs?: number } = {},
   ): Promise<number> {
-    const test = typeof pattern === "string"
-      ? (l: string) => l === pattern
-      : (l: string) => pattern.test(l);
+    const test = matcher(pattern);
     const from = options.from ?? 0;
     const found = this.lines.findIndex((l, i) => i >= from && test(l));
     if (found >= 0) return Promise.resolve(found);
@@ -157,7 +164,7 @@ export class Proc {
 
   /** Waits for `count` lines at or after `from` that match, returning the last index. */
   async waitForCount(
-    pattern: string | RegExp,
+    pattern: Pattern,
     count: number,
     options: { from?: number } = {},
   ): Promise<number> {
@@ -171,10 +178,8 @@ export class Proc {
   }
 
   /** How many lines match. */
-  count(pattern: string | RegExp, from = 0): number {
-    const test = typeof pattern === "string"
-      ? (l: string) => l === pattern
-      : (l: string) => pattern.test(l);
+  count(pattern: Pattern, from = 0): number {
+    const test = matcher(pattern);
     return this.lines.filter((l, i) => i >= from && test(l)).length;
   }
 
