@@ -132,8 +132,12 @@ export class ClientState {
   #rows: Row[] = [];
   #index = new Map<string, number>();
   #ver = -1;
-  #snapshot: { ver: number; parts: (Row[] | undefined)[]; got: number } | null =
-    null;
+  #snapshot: {
+    ver: number;
+    from: number | undefined;
+    parts: (Row[] | undefined)[];
+    got: number;
+  } | null = null;
   #welcomed = false;
   #tableShown = false;
   #pendingTable: Row[] | null = null;
@@ -807,41 +811,45 @@ export class ClientState {
   // ---- table ------------------------------------------------------------------
 
   #onTable(m: TableMessage, now: number): void {
-    if (m.from !== undefined) {
-      if (m.ver <= this.#ver) return;
-      if (m.from !== this.#ver) {
-        // A version was missed: ask for a full snapshot.
-        if (
-          this.#phase === "online" &&
-          !this.#requests.some((r) => r.kind === "sync")
-        ) {
-          this.#request({ kind: "sync" }, now);
-        }
-        return;
-      }
-      for (const row of m.rows) this.#upsert(row);
-      this.#ver = m.ver;
-      return this.#tableChanged(m.rows, now);
-    }
-    const n = m.n!;
     if (m.ver <= this.#ver) return;
-    if (
-      this.#snapshot === null || this.#snapshot.ver !== m.ver ||
-      this.#snapshot.parts.length !== n
-    ) {
-      if (this.#snapshot !== null && this.#snapshot.ver > m.ver) return;
-      this.#snapshot = { ver: m.ver, parts: new Array(n), got: 0 };
+    if (m.from !== undefined && m.from !== this.#ver) {
+      // A version was missed: ask for a full snapshot.
+      if (
+        this.#phase === "online" &&
+        !this.#requests.some((r) => r.kind === "sync")
+      ) {
+        this.#request({ kind: "sync" }, now);
+      }
+      return;
     }
+    // Gather the parts of one snapshot or delta; a newer one replaces an older.
+    const n = m.n ?? 1;
     const s = this.#snapshot;
-    if (s.parts[m.i!] !== undefined) return;
-    s.parts[m.i!] = m.rows;
-    if (++s.got < n) return;
+    if (
+      s === null || s.ver !== m.ver || s.from !== m.from || s.parts.length !== n
+    ) {
+      if (s !== null && s.ver > m.ver) return;
+      this.#snapshot = {
+        ver: m.ver,
+        from: m.from,
+        parts: new Array(n),
+        got: 0,
+      };
+    }
+    const a = this.#snapshot!;
+    const i = m.i ?? 0;
+    if (a.parts[i] !== undefined) return;
+    a.parts[i] = m.rows;
+    if (++a.got < n) return;
     this.#snapshot = null;
-    this.#rows = [];
-    this.#index.clear();
-    for (const part of s.parts) for (const row of part!) this.#upsert(row);
-    this.#ver = s.ver;
-    this.#tableChanged(this.#rows, now);
+    const rows = a.parts.flatMap((p) => p!);
+    if (a.from === undefined) {
+      this.#rows = [];
+      this.#index.clear();
+    }
+    for (const row of rows) this.#upsert(row);
+    this.#ver = a.ver;
+    this.#tableChanged(a.from === undefined ? this.#rows : rows, now);
   }
 
   #upsert(row: Row): void {

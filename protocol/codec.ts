@@ -253,11 +253,11 @@ function readMessage(o: Fields): Message | undefined | "type" {
         return undefined;
       }
       const m: Message = { t, id, ver, rows: rs };
-      if (from.value !== undefined) {
-        if (i.value !== undefined || n.value !== undefined) return undefined;
-        m.from = from.value;
-      } else {
-        if (i.value === undefined || n.value === undefined) return undefined;
+      if (from.value !== undefined) m.from = from.value;
+      // A snapshot always says which part it is; a delta may be one datagram.
+      if ((i.value === undefined) !== (n.value === undefined)) return undefined;
+      if (i.value === undefined && from.value === undefined) return undefined;
+      if (i.value !== undefined && n.value !== undefined) {
         if (n.value < 1 || i.value >= n.value || n.value > 10_000) {
           return undefined;
         }

@@ -107,7 +107,11 @@ export interface ErrMessage {
   name?: string;
 }
 
-/** Server to client: a table snapshot part (no `from`) or a delta (with `from`). */
+/**
+ * Server to client: one part of a table snapshot (no `from`) or of a delta
+ * (with `from`: the rows changed since that version). `i`/`n` number the
+ * parts; a one-datagram delta may leave them out.
+ */
 export interface TableMessage {
   t: "tbl";
   id: number;

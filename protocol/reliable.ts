@@ -25,6 +25,7 @@ interface Pending<C> {
   deadline: number;
   nextSend: number;
   backoff: number;
+  maxBackoff: number;
   gen: number;
 }
 
@@ -38,6 +39,12 @@ interface Slot {
 export interface SendOptions {
   /** Absolute time at which the datagram times out (default: now + 500 ms). */
   deadline?: number;
+  /**
+   * Largest gap between retransmissions (default 80 ms, to fit several tries
+   * in the seed's 500 ms window). Bulk traffic with a longer deadline backs
+   * off further, so a busy peer is not flooded with copies.
+   */
+  maxBackoff?: number;
 }
 
 /** What {@linkcode Retransmitter.ack} returns for a matched ACK. */
@@ -120,6 +127,7 @@ export class Retransmitter<C> {
       deadline,
       nextSend: now + this.#rto,
       backoff: this.#rto,
+      maxBackoff: options.maxBackoff ?? MAX_RTO_MS,
       gen: ++this.#gen,
     };
     this.#pending.set(id, p);
@@ -176,7 +184,7 @@ export class Retransmitter<C> {
       this.#out.push({ to: p.to, bytes: p.bytes });
       this.retransmissions++;
       p.retransmitted = true;
-      p.backoff = Math.min(p.backoff * 2, MAX_RTO_MS);
+      p.backoff = Math.min(p.backoff * 2, p.maxBackoff);
       p.nextSend = now + p.backoff;
       p.gen = ++this.#gen;
       this.#schedule(p);

@@ -27,7 +27,12 @@ import type {
 import { RateLimiter } from "../protocol/rate_limit.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
-import { chunkRows } from "../protocol/table.ts";
+import {
+  chunkEncodedRows,
+  type EncodedRow,
+  encodeRow,
+  encodeTablePart,
+} from "../protocol/table.ts";
 import { splitText } from "../protocol/text.ts";
 import { formatStamp } from "../protocol/time.ts";
 import { OfflineStore, type Stored, type StoreLimits } from "./_store.ts";
@@ -99,6 +104,8 @@ interface User {
   tableFails: number;
   /** Notices that came while the user was Offline. */
   notes: Message[];
+  /** This user's table row, encoded once per change. */
+  row: EncodedRow;
 }
 
 interface Delivery {
@@ -132,7 +139,12 @@ interface Requester {
 }
 
 const BUSY = "busy";
-const NOTE_WINDOW_MS = 3_000;
+// Table transfers and notices: not bound by the seed's 500 ms window.
+const BULK_WINDOW_MS = 5_000;
+const BULK_MAX_BACKOFF_MS = 1_000;
+// Most table datagrams awaiting an ACK at once: a registration storm must not
+// bury the server's answers, or its clients, in table updates.
+const TABLE_WINDOW = 1_024;
 const MAX_HELD_NOTES = 100;
 
 /**
@@ -167,6 +179,10 @@ export class ServerState {
   #nextOrder = 0;
   #session: string;
   #ver = 0;
+  #tablePending = 0;
+  #starved = false;
+  #flushFrom = 0;
+  #online = 0;
   #log: { ver: number; name: string }[] = [];
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
@@ -382,6 +398,7 @@ export class ServerState {
         offSeq: 0,
         tableFails: 0,
         notes: [],
+        row: { json: "", size: 0 },
       };
       this.#users.set(m.name, user);
       return this.#login(user, from, m.id, now);
@@ -441,6 +458,7 @@ export class ServerState {
       this.#byAddress.set(addressKey(from), user);
     }
     const wasOnline = user.online;
+    if (!user.online) this.#online++;
     user.online = true;
     user.leftBy = null;
     user.ackedVer = -1;
@@ -611,6 +629,7 @@ export class ServerState {
     const p = acked.ctx;
     switch (p.kind) {
       case "tbl": {
+        this.#tableDone(now);
         const s = p.user.syncing;
         if (s === null || s.ver !== p.ver) return;
         if (--s.left > 0) return;
@@ -662,6 +681,7 @@ export class ServerState {
   #expired(p: Pending, now: number): void {
     switch (p.kind) {
       case "tbl":
+        this.#tableDone(now);
         if (p.user.syncing?.ver === p.ver) {
           // Lost: send a full snapshot again soon, a few times, so a client
           // never stays on a stale table just because nothing else changed.
@@ -697,9 +717,10 @@ export class ServerState {
   }
 
   #changed(user: User, now: number): void {
+    user.row = encodeRow(this.#row(user));
     this.#ver++;
     this.#log.push({ ver: this.#ver, name: user.name });
-    if (this.#log.length > 4096) this.#log.splice(0, this.#log.length - 2048);
+    if (this.#log.length > 65_536) this.#log.splice(0, 32_768);
     this.#emit("status", "table", "[Client table updated.]", {
       version: this.#ver,
     });
@@ -710,72 +731,87 @@ export class ServerState {
   // clients before anything it causes; changes right after it are gathered.
   #scheduleFlush(now: number): void {
     if (this.#flushAt !== undefined) return;
-    if (now >= this.#lastFlush + TABLE_FLUSH_MS) return this.#flush(now);
-    this.#flushAt = this.#lastFlush + TABLE_FLUSH_MS;
+    // Gather longer in big rooms: fewer, fuller datagrams in a storm of changes.
+    const gather = Math.min(500, Math.max(TABLE_FLUSH_MS, this.#online / 10));
+    if (now >= this.#lastFlush + gather) return this.#flush(now);
+    this.#flushAt = this.#lastFlush + gather;
   }
 
   #flush(now: number): void {
     this.#flushAt = undefined;
     this.#lastFlush = now;
     const logBase = this.#log.length > 0 ? this.#log[0].ver - 1 : this.#ver;
-    let snapshot: Row[][] | undefined;
-    for (const u of this.#users.values()) {
+    let snapshot: string[][] | undefined;
+    // Round robin from where the last flush stopped, while the window allows.
+    const users = [...this.#users.values()];
+    for (let k = 0; k < users.length; k++) {
+      const u = users[(this.#flushFrom + k) % users.length];
       if (!u.online || u.syncing !== null || u.ackedVer >= this.#ver) continue;
+      if (this.#tablePending >= TABLE_WINDOW) {
+        this.#starved = true;
+        this.#flushFrom = (this.#flushFrom + k) % users.length;
+        break;
+      }
+      let parts: string[][] | undefined;
+      let from: number | undefined;
       if (u.ackedVer >= logBase && u.ackedVer >= 0) {
         const delta = this.#delta(u.ackedVer);
         if (delta !== undefined) {
-          u.syncing = { ver: this.#ver, left: 1 };
-          this.#sendReliable(u.addr, {
-            t: "tbl",
-            id: 0,
-            ver: this.#ver,
-            from: u.ackedVer,
-            rows: delta,
-          }, {
-            kind: "tbl",
-            user: u,
-            ver: this.#ver,
-          }, now);
-          continue;
+          parts = chunkEncodedRows(delta.map((d) => d.row));
+          from = u.ackedVer;
         }
       }
-      snapshot ??= chunkRows(this.table);
-      u.syncing = { ver: this.#ver, left: snapshot.length };
-      snapshot.forEach((rows, i) =>
-        this.#sendReliable(u.addr, {
-          t: "tbl",
-          id: 0,
-          ver: this.#ver,
-          i,
-          n: snapshot!.length,
-          rows,
-        }, {
-          kind: "tbl",
-          user: u,
-          ver: this.#ver,
-        }, now)
+      parts ??= snapshot ??= chunkEncodedRows(
+        [...this.#users.values()].map((d) => d.row),
       );
+      u.syncing = { ver: this.#ver, left: parts.length };
+      const n = parts.length;
+      const ver = this.#ver;
+      parts.forEach((rows, i) => {
+        const id = this.#nextId++;
+        this.#tablePending++;
+        const whole = from !== undefined && n === 1;
+        const bytes = encodeTablePart(
+          whole ? { id, ver, from } : { id, ver, from, i, n },
+          rows,
+        );
+        this.#retx.send(id, u.addr, bytes, { kind: "tbl", user: u, ver }, now, {
+          deadline: now + BULK_WINDOW_MS,
+          maxBackoff: BULK_MAX_BACKOFF_MS,
+        });
+      });
     }
   }
 
-  // The rows changed since `ver`, in registration order, if they fit one datagram.
-  #delta(ver: number): Row[] | undefined {
+  // A table datagram was ACKed or given up: if clients wait for room in the
+  // window, serve them once half of it is free.
+  #tableDone(now: number): void {
+    this.#tablePending--;
+    if (this.#starved && this.#tablePending < TABLE_WINDOW / 2) {
+      this.#starved = false;
+      this.#scheduleFlush(now);
+    }
+  }
+
+  // The users whose rows changed since `ver`, in registration order;
+  // undefined when a snapshot is smaller (more than half the table changed).
+  #delta(ver: number): User[] | undefined {
     const names = new Set<string>();
+    const limit = Math.max(64, this.#users.size >> 1);
     for (let i = this.#log.length - 1; i >= 0 && this.#log[i].ver > ver; i--) {
       names.add(this.#log[i].name);
-      if (names.size > 64) return undefined;
+      if (names.size > limit) return undefined;
     }
-    const users = [...names].map((n) => this.#users.get(n)!).sort((a, b) =>
+    return [...names].map((n) => this.#users.get(n)!).sort((a, b) =>
       a.order - b.order
     );
-    const rows = users.map((u) => this.#row(u));
-    return chunkRows(rows).length === 1 ? rows : undefined;
   }
 
   // ---- delivery ---------------------------------------------------------
 
   #goOffline(user: User, why: "dereg" | "lost", now: number): void {
     if (!user.online) return;
+    this.#online--;
     user.online = false;
     user.leftBy = why;
     user.syncing = null;
@@ -795,16 +831,14 @@ export class ServerState {
     if (why === "lost" && acked >= 0) {
       // One unreliable copy of the change to the user itself: if it is alive
       // after all (its ACKs were lost), it sees itself Offline and registers again.
-      const rows = this.#delta(acked);
-      if (rows !== undefined) {
-        const m: Message = {
-          t: "tbl",
-          id: this.#nextId++,
-          ver: this.#ver,
-          from: acked,
-          rows,
-        };
-        this.#out.push({ to: user.addr, bytes: encodeMessage(m) });
+      const changed = this.#delta(acked);
+      const parts = changed && chunkEncodedRows(changed.map((d) => d.row));
+      if (parts?.length === 1) {
+        const head = { id: this.#nextId++, ver: this.#ver, from: acked };
+        this.#out.push({
+          to: user.addr,
+          bytes: encodeTablePart(head, parts[0]),
+        });
       }
     }
   }
@@ -920,9 +954,12 @@ export class ServerState {
     if (ctx.kind !== "tbl" && this.#flushAt !== undefined) this.#flush(now);
     const id = this.#nextId++;
     m.id = id;
+    // Notices are not bound by the seed's window: they get longer to arrive,
+    // and back off further.
+    const bulk = ctx.kind === "note";
     this.#retx.send(id, to, encodeMessage(m), ctx, now, {
-      // Notices are not bound by the seed's window: they get longer to arrive.
-      deadline: now + (ctx.kind === "note" ? NOTE_WINDOW_MS : ACK_WINDOW_MS),
+      deadline: now + (bulk ? BULK_WINDOW_MS : ACK_WINDOW_MS),
+      maxBackoff: bulk ? BULK_MAX_BACKOFF_MS : undefined,
     });
     return id;
   }
