@@ -37,6 +37,9 @@ import { fitsMessageLimit, splitText, utf8Length } from "../protocol/text.ts";
 import { clockOf } from "../protocol/time.ts";
 import { COMMAND_HELP, parseCommand } from "./commands.ts";
 
+// How long after a welcome the table may take before the client asks again.
+const TABLE_WAIT_MS = 2_000;
+
 /** Options for {@linkcode ClientState}. */
 export interface ClientOptions {
   /** This user's name. */
@@ -139,6 +142,7 @@ export class ClientState {
     got: number;
   } | null = null;
   #welcomed = false;
+  #tableDue: number | undefined;
   #tableShown = false;
   #pendingTable: Row[] | null = null;
   // Offline list after a reg
@@ -311,11 +315,24 @@ export class ClientState {
       else this.#peerTimedOut(p.send, now);
       if (this.#exitCode !== undefined) return;
     }
+    if (this.#tableDue !== undefined && now >= this.#tableDue) {
+      // Registered, but the table never came: ask for it (and if the server
+      // has meanwhile given up on us, the answer makes us register again).
+      this.#tableDue = undefined;
+      if (this.#phase === "online" && !this.#tableShown && !this.#regPending) {
+        this.#request({ kind: "sync" }, now);
+        this.#tableDue = now + TABLE_WAIT_MS;
+      }
+    }
   }
 
   /** The next time {@linkcode handleTimer} must run, if any. */
   getTimer(): number | undefined {
-    return this.#phase === "exited" ? undefined : this.#retx.nextTimer();
+    if (this.#phase === "exited") return undefined;
+    const r = this.#retx.nextTimer();
+    const t = this.#tableDue;
+    if (r === undefined) return t;
+    return t === undefined ? r : Math.min(r, t);
   }
 
   /** Takes the datagrams to send. */
@@ -459,6 +476,8 @@ export class ClientState {
     switch (req.kind) {
       case "reg":
         this.#welcomed = false;
+        // The snapshot that follows is taken whatever its version.
+        if (flight.attempt === 0) this.#resetTable();
         m = { t: "reg", id, name: this.#name };
         if (req.ck !== undefined) m.ck = req.ck;
         if (this.#tok !== "") m.tok = this.#tok;
@@ -467,6 +486,7 @@ export class ClientState {
         m = { t: "dereg", id, name: this.#name, tok: this.#tok };
         break;
       case "sync":
+        if (flight.attempt === 0) this.#resetTable();
         m = { t: "sync", id, tok: this.#tok };
         break;
       case "all":
@@ -619,6 +639,7 @@ export class ClientState {
       this.#phase = "online";
       this.#unreachable.clear();
       this.#tableShown = false;
+      this.#tableDue = now + TABLE_WAIT_MS;
       // What is left of an earlier, interrupted list is shown first, in order.
       this.#flushOffline(true);
       this.#offNext = m.o0 ?? 1;
@@ -645,7 +666,8 @@ export class ClientState {
 
   #onError(m: ErrMessage, req: ServerRequest, _now: number): void {
     const name = m.name ?? (req.kind === "save" ? req.to : this.#name);
-    if (m.code === "offline" && (req.kind === "all" || req.kind === "sync")) {
+    const lost = m.code === "offline" || m.code === "not_registered";
+    if (lost && (req.kind === "all" || req.kind === "sync")) {
       // The server gave up on us while we were here: rejoin, then retry.
       this.#emit(
         "status",
@@ -852,6 +874,11 @@ export class ClientState {
     this.#tableChanged(a.from === undefined ? this.#rows : rows, now);
   }
 
+  #resetTable(): void {
+    this.#ver = -1;
+    this.#snapshot = null;
+  }
+
   #upsert(row: Row): void {
     const i = this.#index.get(row[0]);
     if (i === undefined) {
@@ -912,6 +939,7 @@ export class ClientState {
     this.#emit("table", "table", text, { users: this.#rows.length });
     if (!this.#tableShown) {
       this.#tableShown = true;
+      this.#tableDue = undefined;
       this.#flushOffline();
       this.#runTyped(now);
     }

@@ -327,6 +327,15 @@ export class ServerState {
       case "save":
         return this.#onSave(req, m, now);
       case "sync":
+        if (!user.online) {
+          // We gave up on it; it is here after all and will register again.
+          return this.#respond(
+            from,
+            { t: "err", id: m.id, code: "offline" },
+            size,
+            now,
+          );
+        }
         user.ackedVer = -1;
         this.#respond(from, { t: "ack", id: m.id }, size, now);
         return this.#scheduleFlush(now);
