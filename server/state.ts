@@ -241,7 +241,7 @@ export class ServerState {
     const s = this.stats();
     const dropped = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`)
       .join(" ") || "none";
-    return `[Stats: users=${s.users} online=${s.online} offline_messages=${s.offlineMessages} pending=${s.pending} in=${s.datagramsIn} out=${s.datagramsOut} retransmitted=${s.retransmissions} dropped: ${dropped}]`;
+    return `[Stats: users=${s.users} online=${s.online} offline_messages=${s.offlineMessages} pending=${s.pending} in=${s.datagramsIn} out=${s.datagramsOut} bytes_in=${s.bytesIn} bytes_out=${s.bytesOut} retransmitted=${s.retransmissions} dropped: ${dropped}]`;
   }
 
   /** Handles one received datagram. */

@@ -5,7 +5,7 @@
  * Needs root, `ip` and `nft`; skipped (and says so) where they are missing.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { Proc, startClient, startServer } from "./_proc.ts";
+import { type Proc, startClient, startServer } from "./_proc.ts";
 
 function run(cmd: string, args: string[]): { ok: boolean; err: string } {
   try {

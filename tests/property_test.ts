@@ -3,7 +3,7 @@
  * both state machines take whatever the network throws at them, well over
  * 100,000 generated and mutated datagrams a run, and keep working.
  */
-import fc from "npm:fast-check@3.23.2";
+import fc from "fast-check";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import { MAX_UDP_PAYLOAD } from "../protocol/constants.ts";
 import type { Message } from "../protocol/messages.ts";
