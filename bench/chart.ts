@@ -59,7 +59,7 @@ const spec = vl.compile({
       field: "what",
       type: "nominal",
       title: null,
-      legend: { orient: "bottom" },
+      legend: { orient: "bottom", labelLimit: 400 },
     },
   },
 }).spec;

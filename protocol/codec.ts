@@ -12,6 +12,7 @@ import {
 import type {
   ErrorCode,
   Message,
+  MessageType,
   NoteKind,
   Row,
   TextPart,
@@ -304,7 +305,8 @@ function readMessage(o: Fields): Message | undefined | "type" {
   }
 }
 
-const KNOWN: ReadonlySet<string> = new Set([
+/** The `t` of every message type of this protocol version. */
+export const MESSAGE_TYPES: readonly MessageType[] = [
   "reg",
   "dereg",
   "all",
@@ -318,4 +320,6 @@ const KNOWN: ReadonlySet<string> = new Set([
   "msg",
   "note",
   "ping",
-]);
+];
+
+const KNOWN: ReadonlySet<string> = new Set(MESSAGE_TYPES);

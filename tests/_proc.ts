@@ -6,6 +6,8 @@
  * @module
  */
 
+import { readLines } from "../cli/stdin_lines.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** A free UDP port on 127.0.0.1. */
@@ -92,16 +94,7 @@ export class Proc {
     stream: ReadableStream<Uint8Array>,
     onLine: (line: string) => void,
   ): Promise<void> {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      let i: number;
-      while ((i = rest.indexOf("\n")) >= 0) {
-        onLine(rest.slice(0, i));
-        rest = rest.slice(i + 1);
-      }
-    }
-    if (rest !== "") onLine(rest);
+    for await (const line of readLines(stream)) onLine(line);
   }
 
   #onLine(raw: string): void {
@@ -253,4 +246,22 @@ export async function startClient(
   });
   await p.waitFor(/^\{/);
   return p;
+}
+
+/** Types `stats` on a server's stdin and parses the `[Stats: ...]` line it prints. */
+export async function serverStats(
+  server: Proc,
+  options: { timeoutMs?: number } = {},
+): Promise<Record<string, number>> {
+  const from = server.lines.length;
+  await server.type("stats");
+  const i = await server.waitFor(/^\[Stats: /, {
+    from,
+    timeoutMs: options.timeoutMs,
+  });
+  const out: Record<string, number> = {};
+  for (const [, k, v] of server.lines[i].matchAll(/(\w+)=(\d+)/g)) {
+    out[k] = Number(v);
+  }
+  return out;
 }

@@ -6,7 +6,13 @@
 import { encodeMessage } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { freePort, type Proc, startClient, startServer } from "./_proc.ts";
+import {
+  freePort,
+  type Proc,
+  serverStats,
+  startClient,
+  startServer,
+} from "./_proc.ts";
 
 const encoder = new TextEncoder();
 
@@ -62,17 +68,6 @@ function malformed(i: number): Uint8Array {
   }
 }
 
-async function stats(server: Proc): Promise<Record<string, number>> {
-  const from = server.lines.length;
-  await server.type("stats");
-  const i = await server.waitFor(/^\[Stats: /, { from });
-  const out: Record<string, number> = {};
-  for (const [, k, v] of server.lines[i].matchAll(/(\w+)=(\d+)/g)) {
-    out[k] = Number(v);
-  }
-  return out;
-}
-
 async function normalRound(A: Proc, B: Proc, tag: string): Promise<void> {
   const a0 = A.lines.length, b0 = B.lines.length;
   await A.type(`send userB p2p ${tag}`);
@@ -105,7 +100,7 @@ Deno.test("100,000 malformed datagrams at a server and a client, then everything
     conn.close();
   }
   await normalRound(A, B, "after-100k");
-  const s = await stats(server);
+  const s = await serverStats(server);
   assert(
     (s.oversize ?? 0) + (s.utf8 ?? 0) + (s.json ?? 0) + (s.version ?? 0) +
         (s.type ?? 0) + (s.field ?? 0) + (s.rate ?? 0) > 1000,
@@ -151,7 +146,7 @@ Deno.test("one address flooding the server is shed while two clients chat", asyn
     await flood;
     conn.close();
   }
-  const s = await stats(server);
+  const s = await serverStats(server);
   assert((s.rate ?? 0) > 0, `no datagram was shed: ${JSON.stringify(s)}`);
 });
 
@@ -224,7 +219,7 @@ Deno.test("forged requests from another address are refused", async () => {
   const b0 = B.lines.length;
   await A.type("send userB real");
   await B.waitFor("userA: real", { from: b0 });
-  const s = await stats(server);
+  const s = await serverStats(server);
   assertEquals(s.unauthenticated, 3);
   assert(!B.lines.some((l) => l.includes("forged")), B.lines.join("\n"));
   assert(!server.lines.some((l) => l.includes("forged")));
@@ -267,7 +262,7 @@ Deno.test("a spoofed registration gets at most 3x the bytes it sent, never a tab
     conn.close();
   }
   assert(received <= 3 * sent);
-  const s = await stats(server);
+  const s = await serverStats(server);
   assertEquals(s.users, 30, "the spoofed registration registered nobody");
   for (const c of clients) await c[Symbol.asyncDispose]();
 });

@@ -4,7 +4,11 @@
  * 100,000 generated and mutated datagrams a run, and keep working.
  */
 import fc from "fast-check";
-import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  MESSAGE_TYPES,
+} from "../protocol/codec.ts";
 import { MAX_UDP_PAYLOAD } from "../protocol/constants.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Address } from "../protocol/address.ts";
@@ -12,21 +16,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { chat, clientAddr, SERVER } from "./_sim.ts";
 
 const encoder = new TextEncoder();
-const TYPES = [
-  "reg",
-  "dereg",
-  "all",
-  "save",
-  "sync",
-  "ack",
-  "retry",
-  "welcome",
-  "err",
-  "tbl",
-  "msg",
-  "note",
-  "ping",
-];
+const TYPES = MESSAGE_TYPES;
 
 const name = fc.oneof(
   fc.constantFrom("userA", "userB", "nobody"),
