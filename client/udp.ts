@@ -11,7 +11,7 @@ import {
   EXIT_UNKNOWN_USER,
 } from "../cli/exit_codes.ts";
 import { UdpDriver } from "../cli/udp_driver.ts";
-import { bindFailed } from "../server/udp.ts";
+import { bindFailed } from "../cli/bind_error.ts";
 import type { Address } from "../protocol/address.ts";
 import { ClientState } from "./state.ts";
 import { openTerminal } from "./terminal.ts";

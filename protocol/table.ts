@@ -80,35 +80,6 @@ export function summarizeTable(
 const ROWS_BUDGET = 1050;
 const encoder = new TextEncoder();
 
-/**
- * Splits rows into groups that each fit one table datagram.
- *
- * @param rows The rows to send.
- * @returns Groups of rows, at least one (possibly empty) group.
- *
- * @example Usage
- * ```ts
- * import { chunkRows } from "./table.ts";
- * import { assertEquals } from "../tests/_assert.ts";
- * assertEquals(chunkRows([]).length, 1);
- * ```
- */
-export function chunkRows(rows: readonly Row[]): Row[][] {
-  const out: Row[][] = [[]];
-  let size = 0;
-  for (const row of rows) {
-    // JSON size of a row: names and IPs are ASCII-safe or UTF-8; measure exactly.
-    const n = encoder.encode(JSON.stringify(row)).length + 1;
-    if (size + n > ROWS_BUDGET || out[out.length - 1].length >= 64) {
-      out.push([]);
-      size = 0;
-    }
-    out[out.length - 1].push(row);
-    size += n;
-  }
-  return out;
-}
-
 /** A table row already encoded as JSON, with its size in bytes. */
 export interface EncodedRow {
   /** The row's JSON text. */
