@@ -519,3 +519,57 @@ Deno.test("a table of 200 users stays under 1,200 bytes a datagram and prints as
     30,
   );
 });
+
+Deno.test("ServerState limits refuse with an explicit line: users, stored messages, pending", () => {
+  // Registered users.
+  const full = chat(["userA"], { limits: { maxUsers: 1 } });
+  const late = full.net.add(
+    clientAddr(5),
+    new ClientState({ name: "userB", server: SERVER, random: seededBytes(5) }),
+  );
+  late.start(full.net.now);
+  full.net.step();
+  full.net.run(1000);
+  assertEquals(full.net.lines(clientAddr(5)), [
+    "[Server is full: registration refused.]",
+  ]);
+  assertEquals(late.exitCode, 1);
+
+  // Stored messages per user: the sender is told, for private and group messages.
+  const { net, type, addr, server } = chat(["userA", "userB", "userC"], {
+    limits: { perUser: 2 },
+  });
+  type("userB", "dereg userB");
+  net.run(100);
+  for (const i of [1, 2, 3]) {
+    type("userA", `send userB stored ${i}`);
+    net.run(100);
+  }
+  assertEquals(
+    net.lines(addr("userA")).filter((l) => SAVED_LONG.test(l)).length,
+    2,
+  );
+  assertEquals(
+    net.lines(addr("userA")).at(-1),
+    "[Server is full: message not sent.]",
+  );
+  type("userC", "send_all to all");
+  net.run(1000);
+  assertEquals(
+    net.lines(addr("userC")).at(-1),
+    "[Message to userB not saved: the server's storage is full.]",
+  );
+  assertEquals(server.stats().offlineMessages, 2);
+
+  // Datagrams awaiting an ACK: a group message that would exceed it is refused.
+  const busy = chat(["userA", "userB", "userC"], { limits: { maxPending: 1 } });
+  busy.type("userA", "send_all too many");
+  busy.net.run(100);
+  assertEquals(
+    busy.net.lines(busy.addr("userA")).at(-1),
+    "[Server is full: message not sent.]",
+  );
+  assert(
+    !busy.net.lines(busy.addr("userB")).includes("Group Chat userA: too many"),
+  );
+});
