@@ -142,6 +142,7 @@ const BUSY = "busy";
 // Table transfers and notices: not bound by the seed's 500 ms window.
 const BULK_WINDOW_MS = 5_000;
 const BULK_MAX_BACKOFF_MS = 1_000;
+const PING_WINDOW_MS = 300;
 // Most table datagrams awaiting an ACK at once: a registration storm must not
 // bury the server's answers, or its clients, in table updates.
 const TABLE_WINDOW = 1_024;
@@ -311,11 +312,14 @@ export class ServerState {
     const user = this.#byToken.get(m.tok);
     if (user === undefined || !sameAddress(user.addr, from)) {
       this.#drop("unauthenticated");
+      // Not cached: the same answer is made again for a repeat, and spoofed
+      // sources cannot push real answers out of the cache.
       return this.#respond(
         from,
         { t: "err", id: m.id, code: "not_registered" },
         size,
         now,
+        false,
       );
     }
     const req: Requester = { user, from, size };
@@ -413,9 +417,9 @@ export class ServerState {
       return this.#login(user, from, m.id, now);
     }
     const user = existing;
-    if (user.probing) {
-      return this.#responses.set(`${addressKey(from)}#${m.id}`, BUSY, now);
-    }
+    // Another claim is being checked: this one is answered once it is decided
+    // (the client retransmits meanwhile).
+    if (user.probing) return this.#drop("busy");
     if (tokenOk) return this.#login(user, from, m.id, now, true);
     if (user.online) {
       this.#emit("status", "duplicate", "[Duplicate login detected.]", {
@@ -967,7 +971,13 @@ export class ServerState {
     // and back off further.
     const bulk = ctx.kind === "note";
     this.#retx.send(id, to, encodeMessage(m), ctx, now, {
-      deadline: now + (bulk ? BULK_WINDOW_MS : ACK_WINDOW_MS),
+      // A duplicate-login probe answers within the newcomer's first window.
+      deadline: now +
+        (bulk
+          ? BULK_WINDOW_MS
+          : ctx.kind === "ping"
+          ? PING_WINDOW_MS
+          : ACK_WINDOW_MS),
       maxBackoff: bulk ? BULK_MAX_BACKOFF_MS : undefined,
     });
     return id;
