@@ -544,15 +544,6 @@ export class ClientState {
     this.#transmit(flight, now);
   }
 
-  // The in-flight request is answered (ack, welcome or err).
-  #requestDone(now: number): InFlightRequest | null {
-    const flight = this.#inFlight;
-    if (flight !== null) this.#retx.cancel(flight.id);
-    this.#inFlight = null;
-    this.#pumpRequests(now);
-    return flight;
-  }
-
   #onAck(m: Message & { t: "ack" }, from: Address, now: number): void {
     const acked = this.#retx.ack(m.id, from, now);
     if (acked === undefined) return this.#drop("stray_ack");
@@ -634,7 +625,8 @@ export class ClientState {
     }
     if (m.t === "welcome") {
       if (req.kind !== "reg") return this.#drop("unexpected");
-      this.#requestDone(now);
+      this.#retx.cancel(flight.id);
+      this.#inFlight = null;
       this.#tok = m.tok;
       this.#phase = "online";
       this.#unreachable.clear();
@@ -656,7 +648,8 @@ export class ClientState {
       }
       this.#welcomed = true;
       this.#showPendingTable(now);
-      return;
+      // Only now, with the new token, may the next request go.
+      return this.#pumpRequests(now);
     }
     this.#retx.cancel(flight.id);
     this.#inFlight = null;
