@@ -12,15 +12,23 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 /** A free UDP port on 127.0.0.1. */
 export function freePort(): number {
-  const c = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (c.addr as Deno.NetAddr).port;
-  c.close();
-  return port;
+  // The kernel may hand a just-closed port out again: never give one twice.
+  for (;;) {
+    const c = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    const port = (c.addr as Deno.NetAddr).port;
+    c.close();
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
 }
+
+const given = new Set<number>();
 
 /** A line to wait for: exact text, a pattern, or a predicate. */
 export type Pattern = string | RegExp | ((line: string) => boolean);
