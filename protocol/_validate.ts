@@ -7,8 +7,9 @@ export type Fields = Record<string, unknown>;
 /** A non-negative safe integer id. */
 export function uint(o: Fields, key: string): number | undefined {
   const v = o[key];
+  // `+ 0` turns a -0 (valid JSON) into 0.
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0
-    ? v
+    ? v + 0
     : undefined;
 }
 

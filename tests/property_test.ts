@@ -259,3 +259,15 @@ Deno.test("both state machines take 40,000 hostile datagrams and keep working", 
   assertEquals(server.stats().offlineMessages, 0);
   assert(n >= 40_000);
 });
+
+Deno.test("decodeMessage() reads a -0 as 0, so a decoded message encodes back the same", () => {
+  const r = decodeMessage(
+    encoder.encode('{"v":1,"t":"tbl","id":-0,"ver":-0,"i":0,"n":1,"rows":[]}'),
+  );
+  assert(r.ok);
+  assertEquals(decodeMessage(encodeMessage(r.message)), r);
+  assert(
+    r.message.t === "tbl" && Object.is(r.message.ver, 0) &&
+      Object.is(r.message.id, 0),
+  );
+});
