@@ -1,5 +1,5 @@
-// The baseline: a minimal UDP echo server in the same runtime, with the same
-// receive loop as udpchat's (one reused buffer, sends awaited in order).
+// The baseline: a minimal UDP echo server in the same runtime. Every datagram
+// is sent straight back to where it came from, one at a time.
 const port = Number(Deno.args[0]);
 const conn = Deno.listenDatagram({
   transport: "udp",
@@ -7,11 +7,8 @@ const conn = Deno.listenDatagram({
   port,
 });
 const buf = new Uint8Array(65_507);
-const out = new TextEncoder().encode("ready\n");
-Deno.stdout.writeSync(out);
-let n = 0;
+Deno.stdout.writeSync(new TextEncoder().encode("ready\n"));
 for (;;) {
   const [data, addr] = await conn.receive(buf);
-  await conn.send(data.slice(), addr);
-  if (++n % 32 === 0) await new Promise((r) => setTimeout(r, 0));
+  await conn.send(data, addr);
 }

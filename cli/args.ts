@@ -31,7 +31,10 @@ export type Config =
 
 /** A command line that cannot be run, and why. */
 export interface UsageError {
-  /** One line saying what is wrong. */
+  /**
+   * What is wrong: one line, followed by the usage line(s) when arguments
+   * are missing, extra or no mode is given.
+   */
   error: string;
 }
 
@@ -43,9 +46,15 @@ Usage:
   udpchat -c <name> <server_host> <server_port> <client_port> [options]
   udpchat --help | --version
 
+Arguments:
+  name          1 to 32 letters, digits, "_", "." or "-"
+  server_host   localhost, an IPv4 or IPv6 address (::1 or [::1]) or a host name
+  server_port   1 to 65535
+  client_port   1 to 65535, or 0 to pick a free port
+
 Client options:
   --exec CMD    run CMD after registering, wait for its outcome, then leave
-                (repeat for several commands); the exit status says what happened
+                (repeatable, run in order); the exit status says what happened
   --json        print one JSON object per event
   --no-bell     no terminal bell on incoming private messages
   --no-color    no colours (NO_COLOR in the environment does the same)
@@ -67,10 +76,11 @@ Exit status:
   ${EXIT_NAME_IN_USE}  the name is Online in another session
 `;
 
-const USAGE_SERVER = "usage: udpchat -s <server_port>";
+const USAGE_SERVER = "usage: udpchat -s <server_port> [--json]";
 const USAGE_CLIENT =
-  "usage: udpchat -c <name> <server_host> <server_port> <client_port>";
+  "usage: udpchat -c <name> <server_host> <server_port> <client_port> [options]";
 const NAME = /^[\p{L}\p{N}_.-]{1,32}$/u;
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 function port(
   value: string,
@@ -78,32 +88,118 @@ function port(
   allowZero: boolean,
 ): number | UsageError {
   const min = allowZero ? 0 : 1;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > 65535) {
+  if (!/^\d+$/.test(value)) {
+    return {
+      error:
+        `Invalid ${what}: "${value}" is not a whole number between ${min} and 65535`,
+    };
+  }
+  const n = Number(value);
+  if (n < min || n > 65535) {
     return {
       error: `Invalid ${what}: "${value}" is not between ${min} and 65535`,
     };
   }
-  return Number(value);
+  return n;
 }
 
-function validHost(host: string): boolean {
-  const bare = host.startsWith("[") && host.endsWith("]")
-    ? host.slice(1, -1)
-    : host;
-  if (bare === "") return false;
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(bare)) {
-    return bare.split(".").every((n) => Number(n) <= 255);
+function isIPv4(s: string): boolean {
+  const parts = s.split(".");
+  return parts.length === 4 &&
+    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function isIPv6(s: string): boolean {
+  const halves = s.split("::");
+  if (halves.length > 2) return false;
+  const groups = (half: string): string[] | undefined => {
+    if (half === "") return [];
+    const g = half.split(":");
+    return g.every((x) => /^[0-9A-Fa-f]{1,4}$/.test(x)) ? g : undefined;
+  };
+  // An embedded IPv4 address (e.g. ::ffff:127.0.0.1) counts as two groups.
+  let tail = halves.at(-1)!;
+  let extra = 0;
+  const lastColon = tail.lastIndexOf(":");
+  const last = tail.slice(lastColon + 1);
+  if (last.includes(".")) {
+    if (!isIPv4(last)) return false;
+    extra = 2;
+    tail = lastColon < 0 ? "" : tail.slice(0, lastColon);
   }
-  if (bare.includes(":")) return /^[0-9a-fA-F:.]+$/.test(bare);
-  return /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
-    .test(bare);
+  const head = halves.length === 2 ? groups(halves[0]) : [];
+  const rest = groups(tail);
+  if (head === undefined || rest === undefined) return false;
+  const count = head.length + rest.length + extra;
+  return halves.length === 2 ? count <= 7 : count === 8;
+}
+
+function isHostName(s: string): boolean {
+  const name = s.endsWith(".") ? s.slice(0, -1) : s;
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split(".");
+  // A name whose last label is all digits would be read as an IPv4 address.
+  if (/^\d+$/.test(labels.at(-1)!)) return false;
+  return labels.every((l) => LABEL.test(l));
+}
+
+function hostError(host: string): UsageError | undefined {
+  if (host === "") return { error: "Invalid server host: it is empty" };
+  if (host.startsWith("[") || host.endsWith("]")) {
+    const ok = host.startsWith("[") && host.endsWith("]") &&
+      isIPv6(host.slice(1, -1));
+    return ok ? undefined : {
+      error:
+        `Invalid server host: "${host}" is not an IPv6 address in brackets`,
+    };
+  }
+  if (/^[^:]+:\d+$/.test(host)) {
+    return {
+      error:
+        `Invalid server host: "${host}" includes a port; give the port as the next argument`,
+    };
+  }
+  if (host.includes(":")) {
+    return isIPv6(host) ? undefined : {
+      error: `Invalid server host: "${host}" is not an IPv6 address`,
+    };
+  }
+  if (/^[\d.]+$/.test(host)) {
+    return isIPv4(host) ? undefined : {
+      error: `Invalid server host: "${host}" is not an IPv4 address`,
+    };
+  }
+  return isHostName(host) ? undefined : {
+    error: `Invalid server host: "${host}" is not a host name`,
+  };
+}
+
+/** `--help` or `--version` among the options (not an `--exec` command or after `--`). */
+function helpOrVersion(
+  args: readonly string[],
+): { mode: "help" } | { mode: "version" } | undefined {
+  let version = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    if (a === "--exec") i++;
+    else if (a === "-h" || a === "--help") return { mode: "help" };
+    else if (a === "-V" || a === "--version") version = true;
+  }
+  return version ? { mode: "version" } : undefined;
 }
 
 /**
  * Parses the command line.
  *
+ * Options may come before, between or after the positional arguments; `--`
+ * ends the options (for a name that starts with `-`). `--help` and
+ * `--version` win over everything else.
+ *
  * @param args The arguments, without the program name.
- * @returns What to run, or one line saying what is wrong.
+ * @returns What to run, or one line saying what is wrong (sentence case, no
+ * final full stop, details after a colon), followed by the usage line when
+ * arguments are missing or extra.
  *
  * @example Usage
  * ```ts
@@ -113,18 +209,24 @@ function validHost(host: string): boolean {
  * ```
  */
 export function parseCommandLine(args: readonly string[]): Config | UsageError {
+  const asked = helpOrVersion(args);
+  if (asked !== undefined) return asked;
   const positional: string[] = [];
   const exec: string[] = [];
+  const clientOnly: string[] = [];
   let json = false, bell = true, color = true, mode: "s" | "c" | undefined;
+  let options = true;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    if (!options || a === "-" || !a.startsWith("-") || /^-\d+$/.test(a)) {
+      // A negative number is a bad port, not an unknown option.
+      positional.push(a);
+      continue;
+    }
     switch (a) {
-      case "-h":
-      case "--help":
-        return { mode: "help" };
-      case "-V":
-      case "--version":
-        return { mode: "version" };
+      case "--":
+        options = false;
+        break;
       case "-s":
       case "-c":
         if (mode !== undefined) {
@@ -137,21 +239,24 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
         break;
       case "--no-bell":
         bell = false;
+        clientOnly.push(a);
         break;
       case "--no-color":
         color = false;
+        clientOnly.push(a);
         break;
       case "--exec":
         if (i + 1 >= args.length) {
           return { error: "Missing command after --exec" };
         }
         exec.push(args[++i]);
+        clientOnly.push(a);
         break;
       default:
-        if (a.startsWith("--exec=")) exec.push(a.slice(7));
-        else if (a.startsWith("-") && a !== "-") {
-          return { error: `Unknown option: ${a}` };
-        } else positional.push(a);
+        if (a.startsWith("--exec=")) {
+          exec.push(a.slice("--exec=".length));
+          clientOnly.push("--exec");
+        } else return { error: `Unknown option: ${a} (try --help)` };
     }
   }
   if (mode === undefined) {
@@ -168,7 +273,9 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
         error: `Unexpected argument: ${positional[1]}\n${USAGE_SERVER}`,
       };
     }
-    if (exec.length > 0) return { error: "--exec is a client option" };
+    if (clientOnly.length > 0) {
+      return { error: `Not a server option: ${clientOnly[0]}` };
+    }
     const p = port(positional[0], "server port", false);
     return typeof p === "number" ? { mode: "server", port: p, json } : p;
   }
@@ -190,7 +297,8 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
         `Invalid name: "${name}" must be 1 to 32 letters, digits, "_", "." or "-"`,
     };
   }
-  if (!validHost(host)) return { error: `Invalid server host: "${host}"` };
+  const badHost = hostError(host);
+  if (badHost !== undefined) return badHost;
   const serverPort = port(sp, "server port", false);
   if (typeof serverPort !== "number") return serverPort;
   const clientPort = port(cp, "client port", true);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Address } from "../protocol/address.ts";
 import { MAX_UDP_PAYLOAD } from "../protocol/constants.ts";
 import type { Datagram } from "../protocol/datagram.ts";
@@ -167,7 +168,9 @@ export class UdpDriver {
         } catch {
           this.sendErrors++;
         }
-        if (++n % SEND_BATCH === 0) await new Promise((r) => setTimeout(r, 0));
+        // setImmediate, not setTimeout(0): a timer costs ~2 ms here and
+        // capped a long drain at ~14,000 datagrams/s.
+        if (++n % SEND_BATCH === 0) await new Promise((r) => setImmediate(r));
       }
     } finally {
       // No await between the last look at the queue and this.

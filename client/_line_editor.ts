@@ -1,162 +1,281 @@
 // A line editor as a pure state machine: keypresses in, submitted lines and a
 // redraw string out. The terminal adapter owns raw mode and the screen.
 
-/** What a keypress did. */
+/** What the input completed: a line, Ctrl+C, or Ctrl+D on an empty line. */
 export type EditorAction =
   | { type: "line"; text: string }
   | { type: "interrupt" }
   | { type: "eof" };
 
-const HISTORY_MAX = 500;
+/** What {@linkcode LineEditor.feed} returns. */
+export interface FeedResult {
+  /** What the input completed, in order. */
+  actions: EditorAction[];
+  /** Whether the input line must be redrawn: it changed, or a line was submitted. */
+  redraw: boolean;
+}
 
-/** An input line with a cursor and a history, fed raw terminal input. */
+/** Options for {@linkcode LineEditor}. */
+export interface LineEditorOptions {
+  /** How many submitted lines the history keeps (default 500). */
+  historySize?: number;
+}
+
+// A CSI sequence (ESC [ params intermediates final), an SS3 sequence (ESC O x),
+// or Alt plus a key; and the beginning of one, cut off at the end of a read.
+// deno-lint-ignore no-control-regex -- terminal input is control sequences
+const ESCAPE = /^\x1b(?:\[([0-?]*)[ -\/]*([@-~])|O([@-~])|([bdf\x7f]))/;
+// deno-lint-ignore no-control-regex -- terminal input is control sequences
+const ESCAPE_START = /^\x1b(?:\[[0-?]*[ -\/]*|O)?$/;
+const SEGMENTER = new Intl.Segmenter();
+
+/**
+ * An input line with a cursor and a history, fed raw terminal input. The
+ * cursor moves over whole graphemes (an emoji, a letter with its accents).
+ */
 export class LineEditor {
-  #chars: string[] = [];
+  #text = "";
   #cursor = 0;
   #history: string[] = [];
+  #historySize: number;
   #historyIndex = 0;
-  #draft: string[] = [];
+  #draft = "";
   #pending = "";
+  #afterCr = false;
+  #decoder = new TextDecoder();
+
+  /** @param options The history size. */
+  constructor(options: LineEditorOptions = {}) {
+    this.#historySize = options.historySize ?? 500;
+  }
 
   /** The text typed so far. */
   get text(): string {
-    return this.#chars.join("");
+    return this.#text;
   }
 
-  /** The cursor position, in code points. */
+  /** The cursor position, in UTF-16 code units into {@linkcode text}. */
   get cursor(): number {
     return this.#cursor;
   }
 
-  /** Feeds raw input (already decoded from UTF-8); returns what it completed. */
-  feed(input: string): EditorAction[] {
+  /**
+   * Feeds raw input: bytes (UTF-8, which may stop mid-character) or text.
+   *
+   * @param input What the terminal sent.
+   * @returns The lines and signals it completed, and whether to redraw.
+   */
+  feed(input: string | Uint8Array): FeedResult {
+    const before = [this.#text, this.#cursor];
     const actions: EditorAction[] = [];
-    let s = this.#pending + input;
+    let s = this.#pending +
+      (typeof input === "string"
+        ? input
+        : this.#decoder.decode(input, { stream: true }));
     this.#pending = "";
     while (s.length > 0) {
       if (s[0] === "\x1b") {
-        // deno-lint-ignore no-control-regex -- terminal escape sequences
-        const m = /^\x1b(?:\[[0-9;]*[A-Za-z~]|O[A-Za-z])/.exec(s);
-        if (m === null) {
-          // An incomplete escape sequence: wait for the rest.
-          // deno-lint-ignore no-control-regex -- terminal escape sequences
-          if (/^\x1b(\[[0-9;]*|O)?$/.test(s)) {
-            this.#pending = s;
-            break;
-          }
-          s = s.slice(1);
-          continue;
+        const m = ESCAPE.exec(s);
+        if (m === null && ESCAPE_START.test(s)) {
+          this.#pending = s; // the rest comes with the next read
+          break;
         }
-        this.#escape(m[0]);
-        s = s.slice(m[0].length);
+        if (m !== null) {
+          this.#escape(m[1] ?? "", m[2] ?? m[3] ?? `Alt+${m[4]}`);
+        }
+        s = s.slice(m === null ? 1 : m[0].length);
+        this.#afterCr = false;
         continue;
       }
-      const ch = String.fromCodePoint(s.codePointAt(0)!);
+      const code = s.codePointAt(0)!;
+      if (s.length === 1 && code >= 0xd800 && code <= 0xdbff) {
+        this.#pending = s; // half a surrogate pair
+        break;
+      }
+      const ch = String.fromCodePoint(code);
       s = s.slice(ch.length);
       const action = this.#key(ch);
       if (action !== undefined) actions.push(action);
     }
-    return actions;
+    const redraw = before[0] !== this.#text || before[1] !== this.#cursor ||
+      actions.some((a) => a.type === "line"); // a fresh prompt on a new line
+    return { actions, redraw };
   }
 
-  /** The string that redraws the input line: prompt, text, cursor in place. */
+  /**
+   * The string that redraws the input line: clear it, write the prompt and
+   * the text, and put the cursor back. The cursor is placed by writing the
+   * text before it again, so the terminal's own idea of character widths
+   * (wide CJK, emoji) decides where it lands.
+   *
+   * @param prompt The prompt before the text.
+   * @returns ANSI text to write.
+   */
   render(prompt: string): string {
-    const back = this.#chars.length - this.#cursor;
-    return `\r\x1b[2K${prompt}${this.text}${back > 0 ? `\x1b[${back}D` : ""}`;
+    const line = `\r\x1b[2K${prompt}${this.#text}`;
+    if (this.#cursor === this.#text.length) return line;
+    return `${line}\r${prompt}${this.#text.slice(0, this.#cursor)}`;
   }
 
   #key(ch: string): EditorAction | undefined {
+    const afterCr = this.#afterCr;
+    this.#afterCr = ch === "\r";
     switch (ch) {
+      case "\n":
+        if (afterCr) return undefined; // the second half of CRLF
+        return this.#submit();
       case "\r":
-      case "\n": {
-        const text = this.text;
-        if (text.trim() !== "" && this.#history.at(-1) !== text) {
-          this.#history.push(text);
-          if (this.#history.length > HISTORY_MAX) this.#history.shift();
-        }
-        this.#historyIndex = this.#history.length;
-        this.#set([]);
-        return { type: "line", text };
-      }
-      case "\x03":
+        return this.#submit();
+      case "\x03": // Ctrl+C
         return { type: "interrupt" };
-      case "\x04":
-        if (this.#chars.length === 0) return { type: "eof" };
-        this.#chars.splice(this.#cursor, 1);
+      case "\x04": // Ctrl+D
+        if (this.#text === "") return { type: "eof" };
+        this.#delete(this.#cursor, this.#next());
         return undefined;
       case "\x7f":
       case "\b":
-        if (this.#cursor > 0) this.#chars.splice(--this.#cursor, 1);
+        this.#delete(this.#previous(), this.#cursor);
         return undefined;
-      case "\x01":
+      case "\x01": // Ctrl+A
         this.#cursor = 0;
         return undefined;
-      case "\x05":
-        this.#cursor = this.#chars.length;
+      case "\x05": // Ctrl+E
+        this.#cursor = this.#text.length;
         return undefined;
-      case "\x15":
-        this.#chars.splice(0, this.#cursor);
-        this.#cursor = 0;
+      case "\x02": // Ctrl+B
+        this.#cursor = this.#previous();
         return undefined;
-      case "\x17": {
-        let i = this.#cursor;
-        while (i > 0 && this.#chars[i - 1] === " ") i--;
-        while (i > 0 && this.#chars[i - 1] !== " ") i--;
-        this.#chars.splice(i, this.#cursor - i);
-        this.#cursor = i;
+      case "\x06": // Ctrl+F
+        this.#cursor = this.#next();
         return undefined;
-      }
+      case "\x10": // Ctrl+P
+        return this.#recall(-1);
+      case "\x0e": // Ctrl+N
+        return this.#recall(1);
+      case "\x15": // Ctrl+U: the whole line
+        this.#set("");
+        return undefined;
+      case "\x0b": // Ctrl+K: to the end of the line
+        this.#delete(this.#cursor, this.#text.length);
+        return undefined;
+      case "\x17": // Ctrl+W: the word before the cursor
+        this.#delete(this.#wordStart(), this.#cursor);
+        return undefined;
       case "\t":
         return this.#key(" ");
-      default:
-        if (ch.codePointAt(0)! < 0x20 || ch === "\x7f") return undefined;
-        this.#chars.splice(this.#cursor++, 0, ch);
+      default: {
+        const code = ch.codePointAt(0)!;
+        if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return undefined;
+        this.#text = this.#text.slice(0, this.#cursor) + ch +
+          this.#text.slice(this.#cursor);
+        this.#cursor += ch.length;
         return undefined;
+      }
     }
   }
 
-  #escape(seq: string): void {
-    const final = seq.at(-1);
+  #escape(params: string, final: string): void {
+    const [first, modifier] = params.split(";");
+    const word = Number(modifier) >= 3; // Alt or Ctrl with an arrow
     switch (final) {
-      case "D":
-        if (this.#cursor > 0) this.#cursor--;
-        return;
+      case "A":
+        return this.#recall(-1);
+      case "B":
+        return this.#recall(1);
       case "C":
-        if (this.#cursor < this.#chars.length) this.#cursor++;
+        this.#cursor = word ? this.#wordEnd() : this.#next();
+        return;
+      case "D":
+        this.#cursor = word ? this.#wordStart() : this.#previous();
+        return;
+      case "Alt+f":
+        this.#cursor = this.#wordEnd();
+        return;
+      case "Alt+b":
+        this.#cursor = this.#wordStart();
         return;
       case "H":
         this.#cursor = 0;
         return;
       case "F":
-        this.#cursor = this.#chars.length;
+        this.#cursor = this.#text.length;
         return;
-      case "A":
-        return this.#recall(-1);
-      case "B":
-        return this.#recall(1);
+      case "Alt+d": // Alt+D: the word after the cursor
+        return this.#delete(this.#cursor, this.#wordEnd());
+      case "Alt+\x7f": // Alt+Backspace
+        return this.#delete(this.#wordStart(), this.#cursor);
       case "~":
-        if (seq === "\x1b[3~") this.#chars.splice(this.#cursor, 1);
-        else if (seq === "\x1b[1~" || seq === "\x1b[7~") this.#cursor = 0;
-        else if (seq === "\x1b[4~" || seq === "\x1b[8~") {
-          this.#cursor = this.#chars.length;
+        if (first === "3") this.#delete(this.#cursor, this.#next());
+        else if (first === "1" || first === "7") this.#cursor = 0;
+        else if (first === "4" || first === "8") {
+          this.#cursor = this.#text.length;
         }
         return;
     }
   }
 
-  // Up and down walk the history; coming back down restores the draft.
-  #recall(step: number): void {
+  #submit(): EditorAction {
+    const text = this.#text;
+    if (text.trim() !== "" && this.#history.at(-1) !== text) {
+      this.#history.push(text);
+      if (this.#history.length > this.#historySize) this.#history.shift();
+    }
+    this.#historyIndex = this.#history.length;
+    this.#draft = "";
+    this.#set("");
+    return { type: "line", text };
+  }
+
+  // Up and Down walk the history; coming back down restores the draft.
+  #recall(step: number): undefined {
     const next = this.#historyIndex + step;
     if (next < 0 || next > this.#history.length) return;
-    if (this.#historyIndex === this.#history.length) this.#draft = this.#chars;
+    if (this.#historyIndex === this.#history.length) this.#draft = this.#text;
     this.#historyIndex = next;
     this.#set(
-      next === this.#history.length ? this.#draft : [...this.#history[next]],
+      next === this.#history.length ? this.#draft : this.#history[next],
     );
   }
 
-  #set(chars: string[]): void {
-    this.#chars = [...chars];
-    this.#cursor = this.#chars.length;
+  #set(text: string): void {
+    this.#text = text;
+    this.#cursor = text.length;
+  }
+
+  #delete(from: number, to: number): void {
+    this.#text = this.#text.slice(0, from) + this.#text.slice(to);
+    this.#cursor = from;
+  }
+
+  // The grapheme boundary before the cursor.
+  #previous(): number {
+    let at = 0;
+    for (const { index } of SEGMENTER.segment(this.#text)) {
+      if (index >= this.#cursor) break;
+      at = index;
+    }
+    return at;
+  }
+
+  // The grapheme boundary after the cursor.
+  #next(): number {
+    for (const { index, segment } of SEGMENTER.segment(this.#text)) {
+      if (index + segment.length > this.#cursor) return index + segment.length;
+    }
+    return this.#text.length;
+  }
+
+  #wordStart(): number {
+    let i = this.#cursor;
+    while (i > 0 && this.#text[i - 1] === " ") i--;
+    while (i > 0 && this.#text[i - 1] !== " ") i--;
+    return i;
+  }
+
+  #wordEnd(): number {
+    let i = this.#cursor;
+    while (i < this.#text.length && this.#text[i] === " ") i++;
+    while (i < this.#text.length && this.#text[i] !== " ") i++;
+    return i;
   }
 }

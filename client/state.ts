@@ -15,6 +15,7 @@ import {
 import {
   ACK_WINDOW_MS,
   MAX_MESSAGE_BYTES,
+  MAX_PARTS,
   SERVER_RETRIES,
   TABLE_PRINT_LIMIT,
 } from "../protocol/constants.ts";
@@ -153,6 +154,12 @@ export class ClientState {
   // Inbound
   #seen = new RecentMap<string, true>({ capacity: 100_000 });
   #seenKeys = new RecentMap<string, true>({
+    ttl: 3_600_000,
+    capacity: 100_000,
+  });
+  // Notices by what they say: the server sends one again, under a new id,
+  // when it was kept for us while we were Offline.
+  #seenNotes = new RecentMap<string, true>({
     ttl: 3_600_000,
     capacity: 100_000,
   });
@@ -298,7 +305,7 @@ export class ClientState {
         if (this.#phase === "offline") return this.#drop("offline");
         if (this.#isDuplicate(m.id, from, now)) return;
         if (m.t === "tbl") return this.#onTable(m, now);
-        if (m.t === "note") return this.#onNote(m);
+        if (m.t === "note") return this.#onNote(m, now);
         return;
       case "msg":
         return this.#onChat(m, from, fromServer, now);
@@ -348,7 +355,7 @@ export class ClientState {
   // ---- commands ---------------------------------------------------------
 
   #send(to: string, text: string, now: number): void {
-    if (!fitsMessageLimit(text)) return this.#tooLong(text);
+    if (!this.#fits(text)) return this.#tooLong(text);
     if (!isValidName(to)) {
       this.outcomes.refused++;
       return this.#emit("error", "unknown_user", `[Unknown user ${to}.]`, {
@@ -361,7 +368,10 @@ export class ClientState {
     const online = i !== undefined && this.#rows[i][3] === 1 &&
       !this.#unreachable.has(to);
     this.#awaiting.set(k, "private");
-    if (!online) return this.#save(to, text, k, now);
+    if (!online) {
+      this.#sentViaServer(to);
+      return this.#save(to, text, k, now);
+    }
     const send: PeerSend = { to, text, k, partsLeft: 0, ids: [] };
     const queue = this.#peerQueues.get(to) ?? [];
     queue.push(send);
@@ -370,7 +380,7 @@ export class ClientState {
   }
 
   #sendAll(text: string, now: number): void {
-    if (!fitsMessageLimit(text)) return this.#tooLong(text);
+    if (!this.#fits(text)) return this.#tooLong(text);
     const k = this.#key();
     this.#awaiting.set(k, "group");
     const parts = splitText(text);
@@ -389,14 +399,23 @@ export class ClientState {
     );
   }
 
+  // Within 16 KiB and, once split, within the 64 parts a receiver accepts
+  // (control characters such as tabs take 6 bytes each in JSON).
+  #fits(text: string): boolean {
+    return fitsMessageLimit(text) && splitText(text).length <= MAX_PARTS;
+  }
+
   #tooLong(text: string): void {
     this.outcomes.refused++;
+    const bytes = utf8Length(text);
     this.#emit(
       "error",
       "too_long",
-      `[Message too long: ${
-        utf8Length(text)
-      } bytes, the limit is ${MAX_MESSAGE_BYTES}. Nothing was sent.]`,
+      bytes > MAX_MESSAGE_BYTES
+        ? `[Message too long: ${bytes} bytes, the limit is ${MAX_MESSAGE_BYTES}. Nothing was sent.]`
+        : `[Message too long: it needs ${
+          splitText(text).length
+        } datagrams, the limit is ${MAX_PARTS}. Nothing was sent.]`,
     );
   }
 
@@ -417,6 +436,7 @@ export class ClientState {
     if (
       i === undefined || this.#rows[i][3] === 0 || this.#unreachable.has(to)
     ) {
+      this.#sentViaServer(to);
       this.#save(to, send.text, send.k, now);
       return this.#pumpPeer(to, now);
     }
@@ -441,6 +461,16 @@ export class ClientState {
       this.#retx.send(id, addr, encodeMessage(m), { kind: "peer", send }, now);
       return id;
     });
+  }
+
+  // A peer Online in the table that did not ACK us directly: its messages go
+  // through the server (in order), which says whether it was received. It is
+  // still a send to an Online user, and is printed as one.
+  #sentViaServer(to: string): void {
+    const i = this.#index.get(to);
+    if (i !== undefined && this.#rows[i][3] === 1) {
+      this.#emit("status", "sent", "[Message sent!]", { to });
+    }
   }
 
   #peerTimedOut(send: PeerSend, now: number): void {
@@ -545,6 +575,12 @@ export class ClientState {
   }
 
   #onAck(m: Message & { t: "ack" }, from: Address, now: number): void {
+    // A reg is answered by retry, welcome or err, never by an ACK: one (forged)
+    // must not end it unanswered, which would leave us registering forever.
+    const flight = this.#inFlight;
+    if (flight?.id === m.id && flight.req.kind === "reg") {
+      return this.#drop("unexpected");
+    }
     const acked = this.#retx.ack(m.id, from, now);
     if (acked === undefined) return this.#drop("stray_ack");
     const p = acked.ctx;
@@ -632,15 +668,19 @@ export class ClientState {
       this.#unreachable.clear();
       this.#tableShown = false;
       this.#tableDue = now + TABLE_WAIT_MS;
-      // What is left of an earlier, interrupted list is shown first, in order.
-      this.#flushOffline(true);
-      this.#offNext = m.o0 ?? 1;
-      this.#offEnd = this.#offNext + m.off - 1;
-      for (const o of this.#offItems.keys()) {
-        if (o < this.#offNext) this.#offItems.delete(o);
+      // A re-login while Online (`off` 0) starts no list: the server goes on
+      // delivering the earlier one, which stays open.
+      if (m.off > 0) {
+        // What is left of an earlier, interrupted list is shown first, in order.
+        this.#flushOffline(true);
+        this.#offNext = m.o0 ?? 1;
+        this.#offEnd = this.#offNext + m.off - 1;
+        for (const o of this.#offItems.keys()) {
+          if (o < this.#offNext) this.#offItems.delete(o);
+        }
+        // Items that overtook the welcome are kept: they belong to this list.
+        this.#offHeader = false;
       }
-      // Items that overtook the welcome are kept: they belong to this list.
-      this.#offHeader = false;
       if (req.first) {
         this.#emit("status", "welcome", "[Welcome, You are registered.]", {
           name: this.#name,
@@ -650,6 +690,12 @@ export class ClientState {
       this.#showPendingTable(now);
       // Only now, with the new token, may the next request go.
       return this.#pumpRequests(now);
+    }
+    // Errors that answer no reg would end it with no welcome and no exit.
+    if (
+      req.kind === "reg" && (m.code === "unknown_user" || m.code === "too_big")
+    ) {
+      return this.#drop("unexpected");
     }
     this.#retx.cancel(flight.id);
     this.#inFlight = null;
@@ -743,7 +789,10 @@ export class ClientState {
 
   // ---- notices ------------------------------------------------------------
 
-  #onNote(m: NoteMessage): void {
+  #onNote(m: NoteMessage, now: number): void {
+    const said = `${m.k} ${m.ref} ${m.name}`;
+    if (this.#seenNotes.has(said, now)) return this.#drop("duplicate");
+    this.#seenNotes.set(said, true, now);
     const inFlight = this.#inFlight?.req;
     const pending =
       (inFlight !== undefined && "k" in inFlight && inFlight.k === m.ref) ||
@@ -964,6 +1013,14 @@ export class ClientState {
       if (m.o !== undefined) return this.#drop("unexpected");
     }
     if (this.#isDuplicate(m.id, from, now)) return;
+    if (
+      m.o !== undefined && !this.#regPending &&
+      (m.o < this.#offNext || m.o > this.#offEnd)
+    ) {
+      // Outside the list announced, with no reg under way to announce one:
+      // stale or forged, it must not take the place of a real entry.
+      return this.#drop("unexpected");
+    }
     const r = this.#reassembler.add(addressKey(from), m, now);
     if (r.status !== "complete") return;
     const dup = this.#seenKeys.has(m.k, now);
@@ -973,20 +1030,24 @@ export class ClientState {
       const text = m.g === 1
         ? `Group_Chat:${m.from}: ${clockOf(m.at!)} ${r.text}`
         : `${m.from}: ${clockOf(m.at!)} ${r.text}`;
-      this.#offItems.set(
-        m.o,
-        dup ? null : {
-          kind,
-          event: "offline_message",
-          text,
-          data: {
-            from: m.from,
-            group: m.g === 1,
-            at: m.at!,
-            message: r.text,
-          },
+      const entry: OutputEvent = {
+        kind,
+        event: "offline_message",
+        text,
+        data: {
+          from: m.from,
+          group: m.g === 1,
+          at: m.at!,
+          message: r.text,
         },
-      );
+      };
+      if (m.o < this.#offNext) {
+        // A late copy from an earlier list that is over (we registered again
+        // meanwhile): shown now, or never, as it is also in the new list.
+        if (!dup) this.#events.push(entry);
+        return;
+      }
+      this.#offItems.set(m.o, dup ? null : entry);
       return this.#flushOffline();
     }
     if (dup) return;
@@ -1024,16 +1085,30 @@ export class ClientState {
       this.#offNext = this.#offEnd + 1;
       return;
     }
-    if (!this.#offHeader) {
-      this.#offHeader = true;
-      this.#emit("status", "offline_messages", "[You have offline messages:]", {
-        count: this.#offEnd - this.#offNext + 1,
-      });
-    }
     while (this.#offNext <= this.#offEnd) {
       const e = this.#offItems.get(this.#offNext);
       if (e === undefined && !all) break;
+      if (e === undefined) {
+        // What never came is skipped in one step: a list may claim 2^53 entries.
+        let next = this.#offEnd + 1;
+        for (const o of this.#offItems.keys()) {
+          if (o > this.#offNext && o < next) next = o;
+        }
+        this.#offNext = next;
+        continue;
+      }
       this.#offItems.delete(this.#offNext);
+      // The header goes with the first entry shown: a list whose entries were
+      // all shown before (live, then saved when our ACK was lost) prints none.
+      if (e && !this.#offHeader) {
+        this.#offHeader = true;
+        this.#emit(
+          "status",
+          "offline_messages",
+          "[You have offline messages:]",
+          { count: this.#offEnd - this.#offNext + 1 },
+        );
+      }
       if (e) this.#events.push(e);
       this.#offNext++;
     }

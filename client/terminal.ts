@@ -16,20 +16,34 @@ export const PROMPT = ">>> ";
 export interface Terminal {
   /** Prints one event. */
   print(event: OutputEvent): void;
-  /** The lines typed or piped in; ends with the input. */
+  /**
+   * The lines typed or piped in; ends with the input or at {@linkcode close}.
+   * On a TTY, Ctrl+C (and Ctrl+D on an empty line) gives `"exit"` and ends.
+   * Call it once.
+   */
   lines(): AsyncIterable<string>;
-  /** Restores the terminal. */
+  /** Restores the terminal and stops reading. Safe to call twice. */
   close(): void;
 }
 
 /** Options for {@linkcode openTerminal}. */
 export interface TerminalOptions {
-  /** Print one JSON object per event. */
+  /** Print one JSON object per event (no prompt, no colour, no line editor). */
   json: boolean;
   /** Colours on a TTY (default true; never when `NO_COLOR` is set). */
   color?: boolean;
-  /** Bell on an incoming private message, on a TTY (default true). */
+  /** Bell on events that ask for one, on a TTY (default true). */
   bell?: boolean;
+  /** Where input comes from (default stdin). */
+  input?: ReadableStream<Uint8Array>;
+  /** Writes output, completely and at once (default: stdout, synchronously). */
+  output?: (text: string) => void;
+  /** Whether the input is a TTY (default `Deno.stdin.isTerminal()`, or false with `input`). */
+  isTerminal?: boolean;
+  /** Whether the output is a TTY (default `Deno.stdout.isTerminal()`, or false with `output`). */
+  outputIsTerminal?: boolean;
+  /** Switches the input TTY's raw mode (default `Deno.stdin.setRaw`, or nothing with `input`). */
+  setRaw?: (raw: boolean) => void;
 }
 
 const SGR: Record<EventKind, string> = {
@@ -42,8 +56,8 @@ const SGR: Record<EventKind, string> = {
 };
 
 /**
- * Replaces control characters, which could drive the terminal, with U+FFFD;
- * a tab becomes a space. Other text is untouched.
+ * Replaces control characters (C0, DEL and C1), which could drive the
+ * terminal, with U+FFFD; a tab becomes a space. Other text is untouched.
  *
  * @param text Text from the network.
  * @returns Text safe to print.
@@ -56,18 +70,14 @@ const SGR: Record<EventKind, string> = {
  * ```
  */
 export function sanitize(text: string): string {
-  let out = "";
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if (c === 9) out += " ";
-    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += "\ufffd";
-    else out += ch;
-  }
-  return out;
+  // deno-lint-ignore no-control-regex -- control characters are the point
+  return text.replaceAll("\t", " ").replace(/[\x00-\x1f\x7f-\x9f]/g, "\ufffd");
 }
 
 /**
- * Formats one event as a line, without the newline.
+ * Formats one event as a line, without the newline: `>>> ` and the sanitised
+ * text (coloured by kind if asked), or a JSON object with `event`, `kind`,
+ * `text` and the event's data.
  *
  * @param event The event.
  * @param options `json`: a JSON object; `color`: SGR colours by kind.
@@ -87,12 +97,12 @@ export function formatLine(
   options: { json?: boolean; color?: boolean } = {},
 ): string {
   if (options.json) {
-    return JSON.stringify({
-      event: event.event,
-      kind: event.kind,
-      text: event.text,
-      ...event.data,
-    });
+    const { event: name, kind, text, data } = event;
+    // JSON.stringify leaves DEL and C1 controls raw; escape them too.
+    return JSON.stringify({ event: name, kind, text, ...data }).replace(
+      /[\x7f-\x9f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
   }
   const text = sanitize(event.text);
   return options.color
@@ -102,86 +112,157 @@ export function formatLine(
 
 const encoder = new TextEncoder();
 
-function writeAll(text: string): void {
+function writeStdout(text: string): void {
   const bytes = encoder.encode(text);
   let n = 0;
   while (n < bytes.length) n += Deno.stdout.writeSync(bytes.subarray(n));
 }
 
 /**
- * Opens the process's terminal: interactive when stdin is a TTY (and not
- * `--json`), else line by line.
+ * Opens the client's terminal. With a TTY on both sides (and not `json`) it
+ * edits the input line in raw mode and prints events above it; otherwise it
+ * reads plain lines and prints plain lines (or JSON).
  *
- * @param options Output format, colour and bell.
+ * @param options Output format, colour, bell, and (for tests) the streams.
  * @returns The terminal.
  */
 export function openTerminal(options: TerminalOptions): Terminal {
-  const tty = !options.json && Deno.stdin.isTerminal();
-  const color = !options.json && options.color !== false && !Deno.noColor &&
-    Deno.stdout.isTerminal();
-  if (!tty) {
-    return {
-      print: (e) =>
-        writeAll(formatLine(e, { json: options.json, color }) + "\n"),
-      lines: () => readLines(Deno.stdin.readable),
-      close: () => {},
-    };
+  const injected = options.input !== undefined;
+  const inTty = options.isTerminal ?? (!injected && Deno.stdin.isTerminal());
+  const outTty = options.outputIsTerminal ??
+    (options.output === undefined && Deno.stdout.isTerminal());
+  const io: Io = {
+    input: new Input(() => options.input ?? Deno.stdin.readable),
+    write: options.output ?? writeStdout,
+    color: !options.json && options.color !== false && !Deno.noColor && outTty,
+  };
+  if (options.json || !inTty || !outTty) {
+    return new PlainTerminal(io, options.json);
   }
-  return new InteractiveTerminal(color, options.bell !== false);
+  const setRaw = options.setRaw ??
+    (injected ? () => {} : (raw: boolean) => Deno.stdin.setRaw(raw));
+  return new InteractiveTerminal(io, setRaw, options.bell !== false);
 }
 
-class InteractiveTerminal implements Terminal {
-  #editor = new LineEditor();
-  #color: boolean;
-  #bell: boolean;
-  #closed = false;
+interface Io {
+  input: Input;
+  write: (text: string) => void;
+  color: boolean;
+}
 
-  constructor(color: boolean, bell: boolean) {
-    this.#color = color;
-    this.#bell = bell;
-    Deno.stdin.setRaw(true, { cbreak: true });
-    writeAll(this.#editor.render(PROMPT));
+// The input's chunks, until it ends or is stopped.
+class Input {
+  #open: () => ReadableStream<Uint8Array>;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
+  #stopped = false;
+
+  constructor(open: () => ReadableStream<Uint8Array>) {
+    this.#open = open;
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    if (this.#stopped) return;
+    const reader = this.#reader = this.#open().getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.#stopped) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#reader?.cancel().catch(() => {});
+  }
+}
+
+class PlainTerminal implements Terminal {
+  #io: Io;
+  #json: boolean;
+
+  constructor(io: Io, json: boolean) {
+    this.#io = io;
+    this.#json = json;
   }
 
   print(event: OutputEvent): void {
-    if (this.#closed) return;
+    const { color, write } = this.#io;
+    write(formatLine(event, { json: this.#json, color }) + "\n");
+  }
+
+  lines(): AsyncIterable<string> {
+    return readLines(ReadableStream.from(this.#io.input.chunks()));
+  }
+
+  close(): void {
+    this.#io.input.stop();
+  }
+}
+
+class InteractiveTerminal implements Terminal {
+  #io: Io;
+  #setRaw: (raw: boolean) => void;
+  #bell: boolean;
+  #editor = new LineEditor();
+  #closed = false;
+  #restore = () => this.#unraw();
+
+  constructor(io: Io, setRaw: (raw: boolean) => void, bell: boolean) {
+    this.#io = io;
+    this.#setRaw = setRaw;
+    this.#bell = bell;
+    setRaw(true);
+    globalThis.addEventListener("unload", this.#restore);
+    io.write(this.#editor.render(PROMPT));
+  }
+
+  print(event: OutputEvent): void {
+    const line = formatLine(event, { color: this.#io.color });
+    if (this.#closed) return this.#io.write(`${line}\n`);
     const bell = event.bell && this.#bell ? "\x07" : "";
     // Clear the input line, print above it, then put the input back as it was.
-    writeAll(
-      `\r\x1b[2K${formatLine(event, { color: this.#color })}\n${bell}${
-        this.#editor.render(PROMPT)
-      }`,
+    this.#io.write(
+      `\r\x1b[2K${line}\r\n${bell}${this.#editor.render(PROMPT)}`,
     );
   }
 
   async *lines(): AsyncGenerator<string> {
-    const decoder = new TextDecoder();
-    for await (const chunk of Deno.stdin.readable) {
-      for (
-        const action of this.#editor.feed(
-          decoder.decode(chunk, { stream: true }),
-        )
-      ) {
+    for await (const chunk of this.#io.input.chunks()) {
+      const { actions, redraw } = this.#editor.feed(chunk);
+      for (const action of actions) {
         if (action.type === "line") {
-          // Keep what was typed on screen, as a normal terminal does.
-          writeAll(`\r\x1b[2K${PROMPT}${sanitize(action.text)}\n`);
+          // Leave the line on screen as typed, as a terminal does.
+          this.#io.write(`\r\x1b[2K${PROMPT}${sanitize(action.text)}\r\n`);
           yield action.text;
         } else {
-          // Ctrl+C, or Ctrl+D on an empty line: quit without deregistering.
+          // Ctrl+C, or Ctrl+D on an empty line: the `exit` command.
+          const mark = action.type === "interrupt" ? "^C" : "";
+          const text = sanitize(this.#editor.text);
+          this.#io.write(`\r\x1b[2K${PROMPT}${text}${mark}\r\n`);
           yield "exit";
           return;
         }
       }
-      writeAll(this.#editor.render(PROMPT));
+      if (redraw && !this.#closed) this.#io.write(this.#editor.render(PROMPT));
     }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    writeAll("\r\x1b[2K");
+    this.#io.write("\r\x1b[2K");
+    this.#unraw();
+    this.#io.input.stop();
+  }
+
+  #unraw(): void {
+    globalThis.removeEventListener("unload", this.#restore);
     try {
-      Deno.stdin.setRaw(false);
+      this.#setRaw(false);
     } catch {
       // stdin already gone.
     }

@@ -45,6 +45,12 @@ export interface SendOptions {
    * off further, so a busy peer is not flooded with copies.
    */
   maxBackoff?: number;
+  /**
+   * Least wait before the first retransmission (default: none, the adaptive
+   * timeout alone). For bulk traffic from a busy sender, whose answers come
+   * back later than the chat's round trips.
+   */
+  minTimeout?: number;
 }
 
 /** What {@linkcode Retransmitter.ack} returns for a matched ACK. */
@@ -117,6 +123,7 @@ export class Retransmitter<C> {
   ): void {
     const deadline = options.deadline ?? now + ACK_WINDOW_MS;
     const old = this.#pending.get(id);
+    const timeout = Math.max(this.#rto, options.minTimeout ?? 0);
     const p: Pending<C> = {
       id,
       to,
@@ -125,8 +132,8 @@ export class Retransmitter<C> {
       sentAt: now,
       retransmitted: old !== undefined,
       deadline,
-      nextSend: now + this.#rto,
-      backoff: this.#rto,
+      nextSend: now + timeout,
+      backoff: timeout,
       maxBackoff: options.maxBackoff ?? MAX_RTO_MS,
       gen: ++this.#gen,
     };

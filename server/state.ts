@@ -93,10 +93,18 @@ interface User {
   tok: string;
   leftBy: "dereg" | "lost" | null;
   ackedVer: number;
-  syncing: { ver: number; left: number } | null;
+  /** The table transfer under way: parts not yet ACKed, the next to send. */
+  syncing: {
+    ver: number;
+    left: number;
+    from: number | undefined;
+    parts: string[][];
+    next: number;
+  } | null;
   queue: Delivery[];
   inFlight: Delivery | null;
-  delivering: Set<Stored>;
+  /** Stored messages being delivered, each with its copy in the current list. */
+  delivering: Map<Stored, { left: number }>;
   probing: boolean;
   /** The last offline-list index given out, so lists of two logins never mix. */
   offSeq: number;
@@ -123,7 +131,7 @@ type Pending =
   | { kind: "tbl"; user: User; ver: number }
   | { kind: "msg"; user: User; delivery: Delivery }
   | { kind: "stored"; user: User; stored: Stored; state: { left: number } }
-  | { kind: "note"; user: User }
+  | { kind: "note"; user: User; note: Message; tries: number }
   | {
     kind: "ping";
     user: User;
@@ -146,7 +154,22 @@ const PING_WINDOW_MS = 300;
 // Most table datagrams awaiting an ACK at once: a registration storm must not
 // bury the server's answers, or its clients, in table updates.
 const TABLE_WINDOW = 1_024;
+// Most table datagrams awaiting an ACK from one client: the rest of its
+// transfer follows as those are ACKed, so a snapshot of a big room (300
+// datagrams for 10,000 users) does not overflow the client's socket buffer.
+const CLIENT_TABLE_WINDOW = 32;
+// Most message deliveries awaiting an ACK at once: a group message to a big
+// room goes out in waves, each recipient's 500 ms window starting when its
+// turn comes; all at once, their ACKs came back after the retransmission
+// timeout and the copies buried the server.
+const DELIVERY_WINDOW = 256;
+// The first retransmission of a table datagram waits at least this long: in a
+// storm the ACKs come back later than the chat's RTO (at most 80 ms), and
+// retransmitting at that pace more than doubled the table traffic.
+const TABLE_MIN_TIMEOUT_MS = 250;
 const MAX_HELD_NOTES = 100;
+// Windows a notice to an Online sender gets after its first, before it is dropped.
+const NOTE_RETRIES = 3;
 
 /**
  * The udpchat server as a state machine.
@@ -181,6 +204,8 @@ export class ServerState {
   #session: string;
   #ver = 0;
   #tablePending = 0;
+  #deliveries = 0;
+  #waiting = new Set<User>();
   #starved = false;
   #flushFrom = 0;
   #online = 0;
@@ -406,7 +431,7 @@ export class ServerState {
         syncing: null,
         queue: [],
         inFlight: null,
-        delivering: new Set(),
+        delivering: new Map(),
         probing: false,
         offSeq: 0,
         tableFails: 0,
@@ -490,7 +515,12 @@ export class ServerState {
     this.#changed(user, now);
     if (!wasOnline) this.#deliverStored(user, stored, now);
     for (const note of user.notes.splice(0)) {
-      this.#sendReliable(user.addr, note, { kind: "note", user }, now);
+      this.#sendReliable(
+        user.addr,
+        note,
+        { kind: "note", user, note, tries: 0 },
+        now,
+      );
     }
   }
 
@@ -645,6 +675,7 @@ export class ServerState {
         this.#tableDone(now);
         const s = p.user.syncing;
         if (s === null || s.ver !== p.ver) return;
+        if (s.next < s.parts.length) this.#sendTablePart(p.user, s, now);
         if (--s.left > 0) return;
         p.user.syncing = null;
         p.user.ackedVer = p.ver;
@@ -656,15 +687,23 @@ export class ServerState {
         const d = p.delivery;
         if (--d.partsLeft > 0) return;
         p.user.inFlight = null;
+        this.#deliveries--;
         if (d.g === 0) {
           this.#note(d.from, "rcv", p.user.name, d.k, undefined, now);
         }
         this.#resolved(d, now);
+        this.#serveWaiting(now);
         return this.#pump(p.user, now);
       }
       case "stored": {
         if (--p.state.left > 0) return;
+        const current = p.user.delivering.get(p.stored);
+        // A late copy from an earlier list, the message being in a newer one
+        // (the user registered again meanwhile): that one decides.
+        if (current !== undefined && current !== p.state) return;
         p.user.delivering.delete(p.stored);
+        // Removed already (delivered by another copy): its sender was told.
+        if (!this.#store.list(p.user.name).includes(p.stored)) return;
         this.#store.remove(p.user.name, p.stored);
         return this.#note(
           p.stored.from,
@@ -708,12 +747,29 @@ export class ServerState {
         for (const id of p.delivery.ids) this.#retx.cancel(id);
         return this.#goOffline(p.user, "lost", now);
       case "stored":
-        if (!p.user.delivering.has(p.stored)) return;
+        if (p.user.delivering.get(p.stored) !== p.state) return;
         p.user.delivering.delete(p.stored);
         if (p.user.online) this.#goOffline(p.user, "lost", now);
         return;
-      case "note":
+      case "note": {
+        // A notice is not dropped in silence: kept for a sender who has gone
+        // Offline meanwhile, sent again (same id: shown once) to one who is
+        // still Online.
+        const { user, note } = p;
+        if (!user.online) {
+          if (user.notes.length < MAX_HELD_NOTES) user.notes.push(note);
+        } else if (p.tries < NOTE_RETRIES) {
+          this.#retx.send(
+            note.id,
+            user.addr,
+            encodeMessage(note),
+            { ...p, tries: p.tries + 1 },
+            now,
+            { deadline: now + BULK_WINDOW_MS, maxBackoff: BULK_MAX_BACKOFF_MS },
+          );
+        }
         return;
+      }
       case "ping": {
         // The old session is gone: the newcomer takes the name over.
         p.user.probing = false;
@@ -777,32 +833,41 @@ export class ServerState {
       parts ??= snapshot ??= chunkEncodedRows(
         [...this.#users.values()].map((d) => d.row),
       );
-      u.syncing = { ver: this.#ver, left: parts.length };
-      const n = parts.length;
-      const ver = this.#ver;
-      parts.forEach((rows, i) => {
-        const id = this.#nextId++;
-        this.#tablePending++;
-        const whole = from !== undefined && n === 1;
-        const bytes = encodeTablePart(
-          whole ? { id, ver, from } : { id, ver, from, i, n },
-          rows,
-        );
-        this.#retx.send(id, u.addr, bytes, { kind: "tbl", user: u, ver }, now, {
-          deadline: now + BULK_WINDOW_MS,
-          maxBackoff: BULK_MAX_BACKOFF_MS,
-        });
-      });
+      const s = { ver: this.#ver, left: parts.length, from, parts, next: 0 };
+      u.syncing = s;
+      while (s.next < Math.min(parts.length, CLIENT_TABLE_WINDOW)) {
+        this.#sendTablePart(u, s, now);
+      }
     }
   }
 
+  // Sends the next part of a user's table transfer.
+  #sendTablePart(u: User, s: NonNullable<User["syncing"]>, now: number): void {
+    const { ver, from, parts } = s;
+    const i = s.next++;
+    const n = parts.length;
+    const id = this.#nextId++;
+    this.#tablePending++;
+    const whole = from !== undefined && n === 1;
+    const bytes = encodeTablePart(
+      whole ? { id, ver, from } : { id, ver, from, i, n },
+      parts[i],
+    );
+    this.#retx.send(id, u.addr, bytes, { kind: "tbl", user: u, ver }, now, {
+      deadline: now + BULK_WINDOW_MS,
+      maxBackoff: BULK_MAX_BACKOFF_MS,
+      minTimeout: TABLE_MIN_TIMEOUT_MS,
+    });
+  }
+
   // A table datagram was ACKed or given up: if clients wait for room in the
-  // window, serve them once half of it is free.
+  // window, serve them once half of it is free: at once, not after the
+  // gathering delay (up to 500 ms in big rooms), which left the window idle.
   #tableDone(now: number): void {
     this.#tablePending--;
     if (this.#starved && this.#tablePending < TABLE_WINDOW / 2) {
       this.#starved = false;
-      this.#scheduleFlush(now);
+      this.#flush(now);
     }
   }
 
@@ -833,6 +898,7 @@ export class ServerState {
       : [user.inFlight, ...user.queue];
     if (user.inFlight !== null) {
       for (const id of user.inFlight.ids) this.#retx.cancel(id);
+      this.#deliveries--;
     }
     user.inFlight = null;
     user.queue = [];
@@ -854,6 +920,7 @@ export class ServerState {
         });
       }
     }
+    this.#serveWaiting(now);
   }
 
   // A message that could not be delivered is saved, and its sender told.
@@ -885,9 +952,14 @@ export class ServerState {
 
   #pump(user: User, now: number): void {
     if (user.inFlight !== null || !user.online) return;
+    if (this.#deliveries >= DELIVERY_WINDOW) {
+      if (user.queue.length > 0) this.#waiting.add(user);
+      return;
+    }
     const d = user.queue.shift();
     if (d === undefined) return;
     user.inFlight = d;
+    this.#deliveries++;
     const parts = splitText(d.text);
     d.partsLeft = parts.length;
     d.ids = parts.map((text, pi) =>
@@ -908,13 +980,22 @@ export class ServerState {
     );
   }
 
+  // Users waiting for room in the delivery window, in turn.
+  #serveWaiting(now: number): void {
+    for (const u of this.#waiting) {
+      if (this.#deliveries >= DELIVERY_WINDOW) return;
+      this.#waiting.delete(u);
+      this.#pump(u, now);
+    }
+  }
+
   #deliverStored(user: User, stored: readonly Stored[], now: number): void {
     const o0 = user.offSeq + 1;
     user.offSeq += stored.length;
     stored.forEach((s, i) => {
-      user.delivering.add(s);
       const parts = splitText(s.text);
       const state = { left: parts.length };
+      user.delivering.set(s, state);
       parts.forEach((text, pi) =>
         this.#sendReliable(
           user.addr,
@@ -954,7 +1035,12 @@ export class ServerState {
       if (user.notes.length < MAX_HELD_NOTES) user.notes.push(m);
       return;
     }
-    this.#sendReliable(user.addr, m, { kind: "note", user }, now);
+    this.#sendReliable(
+      user.addr,
+      m,
+      { kind: "note", user, note: m, tries: 0 },
+      now,
+    );
   }
 
   #sendReliable(

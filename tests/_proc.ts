@@ -91,11 +91,13 @@ export class Proc {
       this.#child.stderr,
       (line) => (this.stderr += line + "\n"),
     );
-    this.status = this.#child.status.then((s) => {
+    const exited = this.#child.status.then((s) => {
       this.#exited = true;
       return s.code;
     });
-    this.#done = Promise.all([out, err, this.status]);
+    // The status is known once everything the process printed has been read.
+    this.status = Promise.all([exited, out, err]).then(([code]) => code);
+    this.#done = this.status;
   }
 
   async #read(

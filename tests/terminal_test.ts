@@ -1,11 +1,22 @@
 import { LineEditor } from "../client/_line_editor.ts";
-import { formatLine, sanitize } from "../client/terminal.ts";
-import { readLines } from "../cli/stdin_lines.ts";
-import { assert, assertEquals } from "./_assert.ts";
+import {
+  formatLine,
+  openTerminal,
+  sanitize,
+  type TerminalOptions,
+} from "../client/terminal.ts";
+import type { OutputEvent } from "../protocol/events.ts";
+import { assert, assertEquals, assertMatch } from "./_assert.ts";
 
-Deno.test("LineEditor submits typed lines and edits with the cursor keys", () => {
+const encode = (s: string) => new TextEncoder().encode(s);
+// deno-lint-ignore no-control-regex -- looking for colour codes
+const SGR = /\x1b\[[0-9;]*m/;
+
+// --- The line editor -------------------------------------------------------
+
+Deno.test("LineEditor: typing, Backspace, Delete, Left/Right, Home/End", () => {
   const e = new LineEditor();
-  assertEquals(e.feed("send userB hx"), []);
+  assertEquals(e.feed("send userB hx"), { actions: [], redraw: true });
   e.feed("\x7f"); // Backspace
   e.feed("i");
   e.feed("\x1b[D\x1b[D"); // Left, Left
@@ -14,93 +25,472 @@ Deno.test("LineEditor submits typed lines and edits with the cursor keys", () =>
   assertEquals(e.cursor, 12);
   e.feed("\x1b[3~"); // Delete
   assertEquals(e.text, "send userB Xi");
-  e.feed("\x01"); // Home (Ctrl+A)
+  e.feed("\x1b[C\x1b[C\x1b[C"); // Right stops at the end
+  assertEquals(e.cursor, 13);
+  e.feed("\x01"); // Ctrl+A
   e.feed("> ");
-  e.feed("\x05"); // End (Ctrl+E)
-  assertEquals(e.feed("!\r"), [{ type: "line", text: "> send userB Xi!" }]);
+  e.feed("\x05"); // Ctrl+E
+  e.feed("!");
+  e.feed("\x1b[H"); // Home
+  assertEquals(e.cursor, 0);
+  e.feed("\x1bOF"); // End (application mode)
+  assertEquals(e.cursor, e.text.length);
+  assertEquals(e.feed("\r"), {
+    actions: [{ type: "line", text: "> send userB Xi!" }],
+    redraw: true,
+  });
   assertEquals(e.text, "");
 });
 
-Deno.test("LineEditor history restores the half-typed draft on the way back down", () => {
+Deno.test("LineEditor: redraw only when the line changes or is submitted", () => {
   const e = new LineEditor();
-  e.feed("first\rsecond\r");
+  assertEquals(e.feed("\x1b[D").redraw, false); // Left at the start
+  assertEquals(e.feed("\x7f").redraw, false); // Backspace at the start
+  assertEquals(e.feed("a").redraw, true);
+  assertEquals(e.feed("\x1b[D").redraw, true);
+  assertEquals(e.feed("\x1b[D").redraw, false);
+  e.feed("\x15");
+  // Enter on an empty line still needs a fresh prompt.
+  assertEquals(e.feed("\r"), {
+    actions: [{ type: "line", text: "" }],
+    redraw: true,
+  });
+});
+
+Deno.test("LineEditor: history, and the half-typed draft comes back on the way down", () => {
+  const e = new LineEditor();
+  e.feed("first\rsecond\r   \rsecond\r");
   e.feed("draft");
   e.feed("\x1b[A");
-  assertEquals(e.text, "second");
-  e.feed("\x1b[A\x1b[A");
+  assertEquals(e.text, "second"); // blank and repeated lines are not kept
+  e.feed("\x1b[A");
   assertEquals(e.text, "first");
-  e.feed("\x1b[B\x1b[B");
+  e.feed("\x1b[A"); // already at the oldest
+  assertEquals(e.text, "first");
+  e.feed("\x1b[B");
+  assertEquals(e.text, "second");
+  e.feed("\x1b[B");
   assertEquals(e.text, "draft");
+  assertEquals(e.cursor, 5);
+  e.feed("\x1b[B"); // already at the draft
+  assertEquals(e.text, "draft");
+  e.feed("\x10"); // Ctrl+P
+  assertEquals(e.feed("\r").actions, [{ type: "line", text: "second" }]);
 });
 
-Deno.test("LineEditor keeps multi-byte characters and escape sequences split across reads", () => {
+Deno.test("LineEditor: the history keeps at most historySize lines", () => {
+  const e = new LineEditor({ historySize: 2 });
+  e.feed("a\rb\rc\r\x1b[A\x1b[A\x1b[A");
+  assertEquals(e.text, "b");
+});
+
+Deno.test("LineEditor: UTF-8 split across reads, one byte at a time", () => {
   const e = new LineEditor();
-  e.feed("héllo 👋");
+  for (const byte of encode("héllo 中文 👋\r")) {
+    const { actions } = e.feed(new Uint8Array([byte]));
+    if (actions.length > 0) {
+      assertEquals(actions, [{ type: "line", text: "héllo 中文 👋" }]);
+      return;
+    }
+  }
+  throw new Error("the line was never submitted");
+});
+
+Deno.test("LineEditor: escape sequences and surrogate pairs split across reads", () => {
+  const e = new LineEditor();
+  e.feed("ab");
   e.feed("\x1b");
-  e.feed("[D");
-  e.feed("✓");
-  assertEquals(e.text, "héllo ✓👋");
-  assertEquals(e.render(">>> "), "\r\x1b[2K>>> héllo ✓👋\x1b[1D");
+  e.feed("[");
+  assertEquals(e.cursor, 2);
+  e.feed("D");
+  assertEquals(e.cursor, 1);
+  const wave = "👋";
+  e.feed(wave[0]);
+  e.feed(wave[1]);
+  assertEquals(e.text, "a👋b");
+  assertEquals(e.cursor, 3);
 });
 
-Deno.test("LineEditor: a paste of several lines submits each", () => {
+Deno.test("LineEditor: the cursor moves over and deletes whole graphemes", () => {
   const e = new LineEditor();
-  assertEquals(e.feed("a\nb\r\nc"), [{ type: "line", text: "a" }, {
-    type: "line",
-    text: "b",
-  }, { type: "line", text: "" }]);
-  assertEquals(e.text, "c");
+  e.feed("x👍🏽e\u0301");
+  e.feed("\x1b[D");
+  assertEquals(e.cursor, "x👍🏽".length);
+  e.feed("\x1b[D");
+  assertEquals(e.cursor, 1);
+  e.feed("\x1b[3~"); // Delete takes the thumb with its skin tone
+  assertEquals(e.text, "xe\u0301");
+  e.feed("\x05\x7f"); // End, Backspace takes e and its accent
+  assertEquals(e.text, "x");
 });
 
-Deno.test("LineEditor: Ctrl+U and Ctrl+W delete, Ctrl+C interrupts, Ctrl+D on empty is end of input", () => {
+Deno.test("LineEditor: a pasted block submits each line; CRLF is one line end", () => {
   const e = new LineEditor();
-  e.feed("send userB two words");
-  e.feed("\x17");
+  assertEquals(e.feed("a\nb\r\nc\r").actions, [
+    { type: "line", text: "a" },
+    { type: "line", text: "b" },
+    { type: "line", text: "c" },
+  ]);
+  // The LF of a CRLF in the next read is still part of it.
+  assertEquals(e.feed("\nd").actions, []);
+  assertEquals(e.text, "d");
+  // An empty line between two LFs is a line.
+  assertEquals(e.feed("\n\n").actions, [
+    { type: "line", text: "d" },
+    { type: "line", text: "" },
+  ]);
+});
+
+Deno.test("LineEditor: Ctrl+U, Ctrl+W, Ctrl+K, word moves", () => {
+  const e = new LineEditor();
+  e.feed("send userB two words  ");
+  e.feed("\x17"); // Ctrl+W
   assertEquals(e.text, "send userB two ");
-  e.feed("\x15");
-  assertEquals(e.text, "");
-  assertEquals(e.feed("\x04"), [{ type: "eof" }]);
-  assertEquals(e.feed("x\x03"), [{ type: "interrupt" }]);
+  e.feed("\x1b[1;5D"); // Ctrl+Left
+  assertEquals(e.cursor, "send userB ".length);
+  e.feed("\x1bb"); // Alt+B
+  assertEquals(e.cursor, "send ".length);
+  e.feed("\x0b"); // Ctrl+K
+  assertEquals(e.text, "send ");
+  e.feed("\x01\x1b[1;5C"); // Home, Ctrl+Right
+  assertEquals(e.cursor, 4);
+  e.feed("\x15"); // Ctrl+U clears the line
+  assertEquals([e.text, e.cursor], ["", 0]);
 });
 
-Deno.test("formatLine colours by kind only when asked, and JSON is one object", () => {
-  const e = {
-    kind: "error" as const,
-    event: "unknown_user",
-    text: "[Unknown user x.]",
-    data: { name: "x" },
+Deno.test("LineEditor: Ctrl+C interrupts, Ctrl+D is end of input only on an empty line", () => {
+  const e = new LineEditor();
+  assertEquals(e.feed("x\x03").actions, [{ type: "interrupt" }]);
+  assertEquals(e.text, "x");
+  e.feed("\x01");
+  assertEquals(e.feed("\x04").actions, []); // deletes the x instead
+  assertEquals(e.text, "");
+  assertEquals(e.feed("\x04").actions, [{ type: "eof" }]);
+});
+
+Deno.test("LineEditor: control characters and unknown sequences are not inserted", () => {
+  const e = new LineEditor();
+  e.feed("a\x1b[2J\x07\u009b\x1b[<0;3;4M\x1b[Ob\tc");
+  assertEquals(e.text, "ab c");
+});
+
+Deno.test("LineEditor.render() redraws the line and puts the cursor back", () => {
+  const e = new LineEditor();
+  e.feed("send 中文");
+  assertEquals(e.render(">>> "), "\r\x1b[2K>>> send 中文");
+  e.feed("\x1b[D\x1b[D");
+  // The cursor is placed by writing the text before it again.
+  assertEquals(e.render(">>> "), "\r\x1b[2K>>> send 中文\r>>> send ");
+});
+
+// --- Formatting ------------------------------------------------------------
+
+Deno.test("formatLine: colours by kind only when asked", () => {
+  const kinds: [OutputEvent["kind"], string][] = [
+    ["status", "\x1b[36m"],
+    ["table", "\x1b[2m"],
+    ["incoming", "\x1b[1m"],
+    ["own", "\x1b[32m"],
+    ["notice", "\x1b[33m"],
+    ["error", "\x1b[31m"],
+  ];
+  for (const [kind, sgr] of kinds) {
+    const e = { kind, event: "x", text: "[Unknown user x.]" };
+    assertEquals(formatLine(e), ">>> [Unknown user x.]");
+    assertEquals(formatLine(e, { color: false }), ">>> [Unknown user x.]");
+    assertEquals(
+      formatLine(e, { color: true }),
+      `>>> ${sgr}[Unknown user x.]\x1b[0m`,
+    );
+  }
+});
+
+Deno.test("formatLine: JSON is one object with event, kind, text and data", () => {
+  const e: OutputEvent = {
+    kind: "incoming",
+    event: "message",
+    text: "evil: \x1b[2J\u009b\n",
+    data: { from: "evil", count: 2, private: true, none: null },
+    bell: true,
   };
-  assertEquals(formatLine(e), ">>> [Unknown user x.]");
-  assertEquals(
-    formatLine(e, { color: true }),
-    ">>> \x1b[31m[Unknown user x.]\x1b[0m",
-  );
-  assertEquals(JSON.parse(formatLine(e, { json: true })), {
-    event: "unknown_user",
-    kind: "error",
-    text: "[Unknown user x.]",
-    name: "x",
+  const line = formatLine(e, { json: true, color: true });
+  // deno-lint-ignore no-control-regex -- no raw control characters
+  assert(!/[\x00-\x1f\x7f-\x9f]/.test(line), line);
+  assertEquals(JSON.parse(line), {
+    event: "message",
+    kind: "incoming",
+    text: "evil: \x1b[2J\u009b\n",
+    from: "evil",
+    count: 2,
+    private: true,
+    none: null,
   });
 });
 
 Deno.test("sanitize() neutralises terminal escapes from the network and keeps Unicode", () => {
-  assertEquals(sanitize("\x1b[2J\x07hi\u009b"), "\ufffd[2J\ufffdhi\ufffd");
-  assertEquals(sanitize("中文 👋 é"), "中文 👋 é");
+  assertEquals(
+    sanitize("\x1b[2J\x07hi\u009b\x7f\r\n"),
+    "\ufffd[2J\ufffdhi\ufffd\ufffd\ufffd\ufffd",
+  );
+  assertEquals(sanitize("a\tb"), "a b");
+  assertEquals(
+    sanitize("中文 👋 é e\u0301 \u200d"),
+    "中文 👋 é e\u0301 \u200d",
+  );
   const line = formatLine({
     kind: "incoming",
     event: "message",
-    text: "evil: \x1b]0;title\x07",
-  });
-  assert(!line.includes("\x1b") && !line.includes("\x07"));
+    text: "evil: \x1b]0;title\x07\x1b[2J",
+  }, { color: true });
+  assertEquals(line, ">>> \x1b[1mevil: \ufffd]0;title\ufffd\ufffd[2J\x1b[0m");
 });
 
-Deno.test("readLines() splits piped input on LF and CRLF, with a last line lacking a newline", async () => {
-  const chunks = ["send a x\r\nsen", "d_all y\nexit"].map((s) =>
-    new TextEncoder().encode(s)
-  );
-  assertEquals(await Array.fromAsync(readLines(ReadableStream.from(chunks))), [
+// --- The terminal ------------------------------------------------------------
+
+interface Fake {
+  options: TerminalOptions;
+  out: string[];
+  raw: boolean[];
+  send(input: string | Uint8Array): void;
+  end(): void;
+  /** Waits until the output so far satisfies `done`. */
+  waitFor(done: (written: string) => boolean): Promise<void>;
+}
+
+function fake(options: Partial<TerminalOptions> = {}): Fake {
+  const out: string[] = [];
+  const raw: boolean[] = [];
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const input = new ReadableStream<Uint8Array>({
+    start: (c) => void (controller = c),
+  });
+  return {
+    options: {
+      json: false,
+      color: false,
+      input,
+      output: (text) => void out.push(text),
+      setRaw: (on) => void raw.push(on),
+      ...options,
+    },
+    out,
+    raw,
+    send: (input) =>
+      controller.enqueue(typeof input === "string" ? encode(input) : input),
+    end: () => controller.close(),
+    async waitFor(done) {
+      for (let i = 0; i < 1000; i++) {
+        if (done(out.join(""))) return;
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      throw new Error(`output never matched: ${JSON.stringify(out.join(""))}`);
+    },
+  };
+}
+
+const incoming: OutputEvent = {
+  kind: "incoming",
+  event: "message",
+  text: "userB: hi \x1b[2J",
+  bell: true,
+};
+
+Deno.test("piped: lines split on LF and CRLF, the last without a newline; output is plain", async () => {
+  const f = fake({ isTerminal: false, outputIsTerminal: false, color: true });
+  const t = openTerminal(f.options);
+  f.send("send a x\r\nsen");
+  f.send("d_all y é\xe9\nexit");
+  f.end();
+  assertEquals(await Array.fromAsync(t.lines()), [
     "send a x",
-    "send_all y",
+    "send_all y é\xe9",
     "exit",
   ]);
+  t.print(incoming);
+  t.close();
+  assertEquals(f.out.join(""), ">>> userB: hi \ufffd[2J\n"); // no colour, no bell
+  assertEquals(f.raw, []);
+});
+
+Deno.test("piped: multi-byte characters split across reads", async () => {
+  const f = fake({ isTerminal: false });
+  const t = openTerminal(f.options);
+  const bytes = encode("send b 👋\r\n");
+  f.send(bytes.subarray(0, 8));
+  f.send(bytes.subarray(8, 10));
+  f.send(bytes.subarray(10, 12));
+  f.send(bytes.subarray(12));
+  f.end();
+  assertEquals(await Array.fromAsync(t.lines()), ["send b 👋"]);
+  t.close();
+});
+
+Deno.test("piped: close() ends lines() while the input is still open", async () => {
+  const f = fake({ isTerminal: false });
+  const t = openTerminal(f.options);
+  const lines = Array.fromAsync(t.lines());
+  f.send("one\n");
+  await new Promise((r) => setTimeout(r, 0));
+  t.close();
+  assertEquals(await lines, ["one"]);
+});
+
+Deno.test("JSON: one object per line, no prompt, no colour, no raw mode", async () => {
+  const f = fake({
+    json: true,
+    color: true,
+    isTerminal: true,
+    outputIsTerminal: true,
+  });
+  const t = openTerminal(f.options);
+  f.send("who\n");
+  f.end();
+  assertEquals(await Array.fromAsync(t.lines()), ["who"]);
+  t.print({ ...incoming, data: { from: "userB" } });
+  t.close();
+  assertEquals(f.raw, []);
+  const written = f.out.join("");
+  assert(written.endsWith("\n") && !written.includes(">>>"), written);
+  assertEquals(JSON.parse(written), {
+    event: "message",
+    kind: "incoming",
+    text: "userB: hi \x1b[2J",
+    from: "userB",
+  });
+});
+
+Deno.test("interactive: an event prints above the input line and the half-typed text stays intact", async () => {
+  const f = fake({ isTerminal: true, outputIsTerminal: true });
+  const t = openTerminal(f.options);
+  assertEquals(f.raw, [true]);
+  assertEquals(f.out.join(""), "\r\x1b[2K>>> ");
+  const lines = t.lines()[Symbol.asyncIterator]();
+  const first = lines.next();
+
+  f.send("send userB half");
+  await f.waitFor((w) => w.endsWith(">>> send userB half"));
+  f.out.length = 0;
+  t.print(incoming);
+  assertEquals(
+    f.out.join(""),
+    "\r\x1b[2K>>> userB: hi \ufffd[2J\r\n\x07\r\x1b[2K>>> send userB half",
+  );
+
+  // With the cursor moved back, it is put back where it was.
+  f.send("\x1b[D\x1b[D");
+  await f.waitFor((w) => w.endsWith("\r>>> send userB ha"));
+  f.out.length = 0;
+  t.print({ kind: "status", event: "x", text: "[Table updated.]" });
+  assertEquals(
+    f.out.join(""),
+    "\r\x1b[2K>>> [Table updated.]\r\n" +
+      "\r\x1b[2K>>> send userB half\r>>> send userB ha",
+  );
+
+  // Enter submits the whole line and leaves it on screen.
+  f.out.length = 0;
+  f.send("\r");
+  assertEquals(await first, { value: "send userB half", done: false });
+  assertEquals(f.out.join(""), "\r\x1b[2K>>> send userB half\r\n");
+  const second = lines.next();
+  await f.waitFor((w) => w.endsWith("\r\n\r\x1b[2K>>> "));
+
+  // Ctrl+C is the exit command.
+  f.send("oops\x03more");
+  assertEquals(await second, { value: "exit", done: false });
+  assertEquals(await lines.next(), { value: undefined, done: true });
+  t.close();
+  assertEquals(f.raw, [true, false]);
+  t.close();
+  assertEquals(f.raw, [true, false]);
+});
+
+Deno.test("interactive: Ctrl+D on an empty line is exit; --no-bell rings no bell", async () => {
+  const f = fake({ isTerminal: true, outputIsTerminal: true, bell: false });
+  const t = openTerminal(f.options);
+  t.print(incoming);
+  assert(!f.out.join("").includes("\x07"));
+  f.send("a\x7f\x04");
+  assertEquals(await Array.fromAsync(t.lines()), ["exit"]);
+  t.close();
+});
+
+Deno.test("interactive: close() ends lines() and restores the terminal", async () => {
+  const f = fake({ isTerminal: true, outputIsTerminal: true });
+  const t = openTerminal(f.options);
+  const lines = Array.fromAsync(t.lines());
+  await new Promise((r) => setTimeout(r, 0));
+  t.close();
+  assertEquals(await lines, []);
+  assertEquals(f.raw, [true, false]);
+  // After close, events still print, as plain lines.
+  f.out.length = 0;
+  t.print(incoming);
+  assertEquals(f.out.join(""), ">>> userB: hi \ufffd[2J\n");
+});
+
+Deno.test("interactive needs a TTY on both sides; otherwise lines are plain", async () => {
+  const f = fake({ isTerminal: true, outputIsTerminal: false });
+  const t = openTerminal(f.options);
+  f.send("who\n");
+  f.end();
+  assertEquals(await Array.fromAsync(t.lines()), ["who"]);
+  t.print(incoming);
+  t.close();
+  assertEquals(f.raw, []);
+  assertEquals(f.out.join(""), ">>> userB: hi \ufffd[2J\n");
+});
+
+// Prints one event through openTerminal in a fresh process, with or without
+// NO_COLOR, and returns what it wrote.
+async function printInChild(
+  noColor: string | undefined,
+  options: Partial<TerminalOptions>,
+): Promise<string> {
+  const env = Deno.env.toObject();
+  delete env.NO_COLOR;
+  if (noColor !== undefined) env.NO_COLOR = noColor;
+  const module = new URL("../client/terminal.ts", import.meta.url).href;
+  const code = `
+    import { openTerminal } from ${JSON.stringify(module)};
+    const t = openTerminal({
+      ...${JSON.stringify(options)},
+      input: new ReadableStream(),
+      outputIsTerminal: true,
+    });
+    t.print({ kind: "error", event: "x", text: "boom", bell: true });
+    t.close();
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", code],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test("colour on a TTY, none with NO_COLOR set or --no-color", async () => {
+  const piped = { json: false, isTerminal: false };
+  assertEquals(
+    await printInChild(undefined, piped),
+    ">>> \x1b[31mboom\x1b[0m\n",
+  );
+  assertEquals(await printInChild("", piped), ">>> \x1b[31mboom\x1b[0m\n");
+  assertEquals(await printInChild("1", piped), ">>> boom\n");
+  assertEquals(
+    await printInChild(undefined, { ...piped, color: false }),
+    ">>> boom\n",
+  );
+  // Interactive: the line editor's own sequences, but no colour.
+  const tty = { json: false, isTerminal: true };
+  assertMatch(await printInChild(undefined, tty), SGR);
+  const plain = await printInChild("1", tty);
+  assert(!SGR.test(plain), JSON.stringify(plain));
+  assertEquals(
+    plain,
+    "\r\x1b[2K>>> \r\x1b[2K>>> boom\r\n\x07\r\x1b[2K>>> \r\x1b[2K",
+  );
 });

@@ -1,0 +1,1012 @@
+/**
+ * Unit tests of the protocol modules, each on its own and with explicit
+ * times: the codec, retransmission, duplicate memory, reassembly, rate
+ * limiting, cookies, the printed table and the splitting of text.
+ */
+import {
+  decodeMessage,
+  encodeMessage,
+  isValidName,
+  MESSAGE_TYPES,
+} from "../protocol/codec.ts";
+import {
+  INITIAL_RTO_MS,
+  MAX_CHUNK_BYTES,
+  MAX_DATAGRAM_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_RTO_MS,
+  MIN_RTO_MS,
+} from "../protocol/constants.ts";
+import { checkCookie, makeCookie } from "../protocol/cookie.ts";
+import type { Datagram } from "../protocol/datagram.ts";
+import { RecentMap } from "../protocol/dedup.ts";
+import type { Message, Row } from "../protocol/messages.ts";
+import { RateLimiter } from "../protocol/rate_limit.ts";
+import { Reassembler } from "../protocol/reassembly.ts";
+import { Retransmitter } from "../protocol/reliable.ts";
+import {
+  chunkEncodedRows,
+  encodeRow,
+  encodeTablePart,
+  formatTable,
+  summarizeTable,
+} from "../protocol/table.ts";
+import { fitsMessageLimit, splitText, utf8Length } from "../protocol/text.ts";
+import { clockOf, formatStamp } from "../protocol/time.ts";
+import { addressKey, sameAddress } from "../protocol/address.ts";
+import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { prng } from "./_sim.ts";
+
+const enc = new TextEncoder();
+const bytes = (s: string): Uint8Array => enc.encode(s);
+const json = (o: unknown): Uint8Array => bytes(JSON.stringify(o));
+
+function reason(b: Uint8Array): string {
+  const r = decodeMessage(b);
+  return r.ok ? "ok" : r.reason;
+}
+
+// ---------------------------------------------------------------------------
+// codec
+// ---------------------------------------------------------------------------
+
+const SAMPLES: Message[] = [
+  { t: "reg", id: 1, name: "userA" },
+  { t: "reg", id: 2, name: "userA", ck: "c".repeat(22), tok: "a".repeat(32) },
+  { t: "dereg", id: 3, name: "userA", tok: "f".repeat(32) },
+  {
+    t: "all",
+    id: 4,
+    tok: "f".repeat(32),
+    k: "userA:abc:1",
+    pi: 0,
+    pn: 2,
+    text: 'hi "there" \\ é 👋',
+  },
+  {
+    t: "save",
+    id: 5,
+    tok: "f".repeat(32),
+    to: "userB",
+    k: "userA:abc:2",
+    pi: 1,
+    pn: 2,
+    text: "second part",
+  },
+  { t: "sync", id: 6, tok: "f".repeat(32) },
+  { t: "ack", id: 7 },
+  { t: "ack", id: 8, r: "saved", at: "2023-10-21 02:14:41" },
+  { t: "ack", id: 9, r: "pending" },
+  { t: "retry", id: 10, ck: "x".repeat(22) },
+  { t: "welcome", id: 11, tok: "0".repeat(32), off: 0 },
+  { t: "welcome", id: 12, tok: "0".repeat(32), off: 3, o0: 7 },
+  { t: "err", id: 13, code: "not_registered" },
+  { t: "err", id: 14, code: "unknown_user", name: "nobody" },
+  { t: "err", id: 15, code: "name_in_use", name: "userB" },
+  { t: "err", id: 16, code: "bad_name" },
+  { t: "err", id: 17, code: "full" },
+  { t: "err", id: 18, code: "too_big" },
+  { t: "err", id: 19, code: "offline" },
+  {
+    t: "tbl",
+    id: 20,
+    ver: 3,
+    i: 0,
+    n: 1,
+    rows: [["userA", "127.0.0.1", 6000, 1], ["userB", "::1", 6001, 0]],
+  },
+  { t: "tbl", id: 21, ver: 4, from: 3, rows: [["userB", "::1", 6001, 1]] },
+  { t: "tbl", id: 22, ver: 5, from: 4, i: 1, n: 2, rows: [] },
+  {
+    t: "msg",
+    id: 23,
+    from: "userA",
+    g: 0,
+    k: "userA:abc:3",
+    pi: 0,
+    pn: 1,
+    text: "hi",
+  },
+  {
+    t: "msg",
+    id: 24,
+    from: "userC",
+    g: 1,
+    k: "userC:abc:4",
+    pi: 0,
+    pn: 1,
+    text: "group",
+    at: "2023-11-09 03:31:59",
+    o: 2,
+  },
+  {
+    t: "note",
+    id: 25,
+    k: "noack",
+    name: "userD",
+    ref: "userA:abc:5",
+    at: "2023-10-21 02:55:38",
+  },
+  {
+    t: "note",
+    id: 26,
+    k: "saved",
+    name: "userD",
+    ref: "r",
+    at: "2023-10-21 02:55:38",
+  },
+  { t: "note", id: 27, k: "rcv", name: "userD", ref: "r" },
+  {
+    t: "note",
+    id: 28,
+    k: "dlv",
+    name: "userD",
+    ref: "r",
+    at: "2023-10-21 02:55:38",
+  },
+  { t: "note", id: 29, k: "refused", name: "userD", ref: "r" },
+  { t: "note", id: 30, k: "done", name: "userA", ref: "r" },
+  { t: "ping", id: 31 },
+];
+
+Deno.test("codec round-trips every message type with and without optional fields", () => {
+  const seen = new Set<string>();
+  for (const m of SAMPLES) {
+    const b = encodeMessage(m);
+    assert(b.length <= MAX_DATAGRAM_BYTES);
+    assertEquals(JSON.parse(new TextDecoder().decode(b)).v, 1);
+    assertEquals(decodeMessage(b), { ok: true, message: m }, JSON.stringify(m));
+    seen.add(m.t);
+  }
+  assertEquals([...seen].sort(), [...MESSAGE_TYPES].sort());
+});
+
+Deno.test("codec checks the size before anything else: 1,200 bytes pass, 1,201 are oversize", () => {
+  const head = '{"v":1,"t":"ack","id":1,"pad":"';
+  const tail = '"}';
+  const fill = (n: number) =>
+    head + "x".repeat(n - head.length - tail.length) + tail;
+  assertEquals(bytes(fill(1200)).length, 1200);
+  assertEquals(decodeMessage(bytes(fill(1200))), {
+    ok: true,
+    message: { t: "ack", id: 1 },
+  });
+  assertEquals(reason(bytes(fill(1201))), "oversize");
+  // Oversize wins over every other fault.
+  const junk = new Uint8Array(1201).fill(0xff);
+  assertEquals(reason(junk), "oversize");
+  assertEquals(reason(new Uint8Array(65507)), "oversize");
+});
+
+Deno.test("codec rejects invalid UTF-8", () => {
+  const cases = [
+    [0xff],
+    [0xfe, 0xff],
+    [0xc0, 0x80], // overlong NUL
+    [0xed, 0xa0, 0x80], // an encoded surrogate
+    [0xe2, 0x82], // truncated
+    [0xf8, 0x88, 0x80, 0x80, 0x80], // 5-byte form
+  ];
+  for (const c of cases) {
+    // Wrap the bad bytes inside an otherwise valid message.
+    const pre = bytes('{"v":1,"t":"ack","id":1,"x":"');
+    const post = bytes('"}');
+    const b = new Uint8Array([...pre, ...c, ...post]);
+    assertEquals(reason(b), "utf8", JSON.stringify(c));
+    assertEquals(reason(new Uint8Array(c)), "utf8");
+  }
+});
+
+Deno.test("codec rejects what is not a JSON object", () => {
+  for (
+    const s of [
+      "",
+      "not json",
+      "{",
+      '{"v":1,"t":"ack","id":1',
+      "[]",
+      '[{"v":1,"t":"ack","id":1}]',
+      "null",
+      "42",
+      '"a string"',
+      "true",
+      "{'v':1}",
+      '{"v":1,"t":"ack","id":1}{}',
+    ]
+  ) {
+    assertEquals(reason(bytes(s)), "json", s);
+  }
+});
+
+Deno.test("codec rejects any version but 1", () => {
+  for (const v of [0, 2, "1", null, true, 1.5, -1, [1]]) {
+    assertEquals(reason(json({ v, t: "ack", id: 1 })), "version", String(v));
+  }
+  assertEquals(reason(json({ t: "ack", id: 1 })), "version");
+  assertEquals(reason(bytes('{"v":1.0,"t":"ack","id":1}')), "ok");
+});
+
+Deno.test("codec rejects unknown types", () => {
+  for (const t of ["nope", "ACK", "", "__proto__", "constructor", 5, null]) {
+    assertEquals(reason(json({ v: 1, t, id: 1 })), "type", String(t));
+  }
+  assertEquals(reason(json({ v: 1, id: 1 })), "type");
+  // Unknown type without an id is still a type error.
+  assertEquals(reason(json({ v: 1, t: "nope" })), "type");
+});
+
+Deno.test("codec rejects wrong, missing and out-of-range fields", () => {
+  const tok = "f".repeat(32);
+  const part = { k: "k1", pi: 0, pn: 1, text: "hi" };
+  const bad: Record<string, unknown>[] = [
+    // ids
+    { t: "ack" },
+    { t: "ack", id: "1" },
+    { t: "ack", id: -1 },
+    { t: "ack", id: 1.5 },
+    { t: "ack", id: 2 ** 53 },
+    { t: "ack", id: 1e308 },
+    { t: "ack", id: null },
+    { t: "ack", id: [1] },
+    // reg / dereg
+    { t: "reg", id: 1 },
+    { t: "reg", id: 1, name: 5 },
+    { t: "reg", id: 1, name: "" },
+    { t: "reg", id: 1, name: "a".repeat(33) },
+    { t: "reg", id: 1, name: "user A" },
+    { t: "reg", id: 1, name: "user\u0000A" },
+    { t: "reg", id: 1, name: "user\u0007" },
+    { t: "reg", id: 1, name: "user\nA" },
+    { t: "reg", id: 1, name: "user\u007f" },
+    { t: "reg", id: 1, name: "it's" },
+    { t: "reg", id: 1, name: 'a"b' },
+    { t: "reg", id: 1, name: "a/b" },
+    { t: "reg", id: 1, name: "userA", ck: 5 },
+    { t: "reg", id: 1, name: "userA", tok: "x".repeat(65) },
+    { t: "dereg", id: 1, name: "userA" },
+    { t: "dereg", id: 1, name: "userA", tok: 1 },
+    // parts
+    { t: "all", id: 1, tok, ...part, text: 5 },
+    { t: "all", id: 1, tok, ...part, text: "x".repeat(MAX_CHUNK_BYTES + 1) },
+    { t: "all", id: 1, tok, ...part, pi: 1, pn: 1 },
+    { t: "all", id: 1, tok, ...part, pn: 0 },
+    { t: "all", id: 1, tok, ...part, pn: 65 },
+    { t: "all", id: 1, tok, ...part, pi: -1 },
+    { t: "all", id: 1, tok, ...part, k: "" },
+    { t: "all", id: 1, tok, ...part, k: "k".repeat(81) },
+    { t: "all", id: 1, ...part },
+    { t: "save", id: 1, tok, ...part },
+    { t: "save", id: 1, tok, to: "bad name", ...part },
+    { t: "sync", id: 1 },
+    // ack
+    { t: "ack", id: 1, r: "maybe" },
+    { t: "ack", id: 1, at: "yesterday" },
+    { t: "ack", id: 1, at: "2023-10-21T02:14:41" },
+    // retry / welcome / err
+    { t: "retry", id: 1 },
+    { t: "welcome", id: 1, tok },
+    { t: "welcome", id: 1, tok, off: -1 },
+    { t: "welcome", id: 1, tok, off: 1, o0: "1" },
+    { t: "err", id: 1, code: "whatever" },
+    { t: "err", id: 1 },
+    { t: "err", id: 1, code: "full", name: "a b" },
+    // tbl
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1 },
+    { t: "tbl", id: 1, ver: 1, rows: [] }, // a snapshot must say which part
+    { t: "tbl", id: 1, ver: 1, i: 0, rows: [] },
+    { t: "tbl", id: 1, ver: 1, i: 1, n: 1, rows: [] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 0, rows: [] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1, rows: [["a", "h", 1]] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1, rows: [["a", "h", 65536, 1]] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1, rows: [["a", "h", 1, 2]] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1, rows: [["a", "", 1, 1]] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1, rows: [["a b", "h", 1, 1]] },
+    { t: "tbl", id: 1, ver: 1, i: 0, n: 1, rows: "x" },
+    {
+      t: "tbl",
+      id: 1,
+      ver: 1,
+      i: 0,
+      n: 1,
+      rows: Array.from({ length: 65 }, (_, i) => [`u${i}`, "h", 1, 1]),
+    },
+    // msg
+    { t: "msg", id: 1, g: 0, ...part },
+    { t: "msg", id: 1, from: "a", g: 2, ...part },
+    { t: "msg", id: 1, from: "a", g: 0, ...part, at: "2023-10-21 02:14:41" },
+    { t: "msg", id: 1, from: "a", g: 0, ...part, o: 1 },
+    // note
+    { t: "note", id: 1, k: "bogus", name: "a", ref: "r" },
+    { t: "note", id: 1, k: "rcv", ref: "r" },
+    { t: "note", id: 1, k: "rcv", name: "a" },
+    { t: "note", id: 1, k: "dlv", name: "a", ref: "r", at: "02:14:41" },
+  ];
+  for (const o of bad) {
+    assertEquals(reason(json({ v: 1, ...o })), "field", JSON.stringify(o));
+  }
+});
+
+Deno.test("codec reads huge and negative-zero numbers safely", () => {
+  assertEquals(
+    reason(bytes('{"v":1,"t":"ack","id":9007199254740993}')),
+    "field",
+  );
+  assertEquals(reason(bytes('{"v":1,"t":"ack","id":1e400}')), "field");
+  assertEquals(reason(bytes('{"v":1,"t":"ack","id":-1e400}')), "field");
+  assertEquals(
+    decodeMessage(bytes('{"v":1,"t":"ack","id":9007199254740991}')),
+    { ok: true, message: { t: "ack", id: Number.MAX_SAFE_INTEGER } },
+  );
+  const r = decodeMessage(bytes('{"v":1,"t":"ack","id":-0}'));
+  assert(r.ok);
+  assert(Object.is(r.message.id, 0), "-0 reads as 0");
+  assertEquals(
+    reason(bytes('{"v":1,"t":"welcome","id":1,"tok":"t","off":1e20}')),
+    "field",
+  );
+});
+
+Deno.test("codec keeps only the known fields and touches no prototype", () => {
+  const r = decodeMessage(
+    bytes(
+      '{"v":1,"t":"reg","id":1,"name":"userA","extra":1,"__proto__":{"polluted":1},"constructor":{"x":1}}',
+    ),
+  );
+  assertEquals(r, { ok: true, message: { t: "reg", id: 1, name: "userA" } });
+  assert(r.ok);
+  assertEquals(Object.keys(r.message).sort(), ["id", "name", "t"]);
+  assertEquals(({} as Record<string, unknown>).polluted, undefined);
+  assertEquals(Object.getPrototypeOf(r.message), Object.prototype);
+});
+
+Deno.test("codec never throws on random bytes or mutated datagrams", () => {
+  const rnd = prng(42);
+  const samples = SAMPLES.map(encodeMessage);
+  for (let i = 0; i < 5000; i++) {
+    let b: Uint8Array;
+    if (i % 2 === 0) {
+      b = Uint8Array.from(
+        { length: Math.floor(rnd() * 64) },
+        () => Math.floor(rnd() * 256),
+      );
+    } else {
+      b = samples[i % samples.length].slice();
+      const flips = 1 + Math.floor(rnd() * 3);
+      for (let f = 0; f < flips; f++) {
+        b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      }
+    }
+    const r = decodeMessage(b);
+    assert(r.ok === true || typeof r.reason === "string");
+  }
+});
+
+Deno.test("isValidName allows Unicode letters and digits, nothing else", () => {
+  for (const n of ["userA", "ü", "用户", "a.b-c_d", "x".repeat(32), "0"]) {
+    assert(isValidName(n), n);
+  }
+  for (
+    const n of [
+      "",
+      "x".repeat(33),
+      "a b",
+      "a\tb",
+      "a\u0000",
+      "a\u001b[31m",
+      "'",
+      '"',
+      "👋",
+      "a:b",
+    ]
+  ) {
+    assert(!isValidName(n), JSON.stringify(n));
+  }
+});
+
+Deno.test("addressKey and sameAddress", () => {
+  assertEquals(
+    addressKey({ hostname: "127.0.0.1", port: 6000 }),
+    "127.0.0.1:6000",
+  );
+  assertEquals(addressKey({ hostname: "::1", port: 6000 }), "[::1]:6000");
+  assert(sameAddress({ hostname: "h", port: 1 }, { hostname: "h", port: 1 }));
+  assert(!sameAddress({ hostname: "h", port: 1 }, { hostname: "h", port: 2 }));
+  assert(!sameAddress({ hostname: "h", port: 1 }, { hostname: "g", port: 1 }));
+});
+
+// ---------------------------------------------------------------------------
+// reliable.ts
+// ---------------------------------------------------------------------------
+
+const TO = { hostname: "127.0.0.1", port: 5000 };
+
+/** Runs a retransmitter's timer until `until`; returns send times and expiries. */
+function drive<C>(
+  r: Retransmitter<C>,
+  out: Datagram[],
+  until: number,
+): { sends: number[]; expired: { at: number; ctx: C }[] } {
+  const sends: number[] = [];
+  const expired: { at: number; ctx: C }[] = [];
+  for (;;) {
+    const t = r.nextTimer();
+    if (t === undefined || t > until) break;
+    const before = out.length;
+    for (const ctx of r.poll(t)) expired.push({ at: t, ctx });
+    for (let i = before; i < out.length; i++) sends.push(t);
+  }
+  return { sends, expired };
+}
+
+Deno.test("Retransmitter resends with exponential backoff inside the 500 ms window, then expires", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<string>(out);
+  assertEquals(r.rto, INITIAL_RTO_MS);
+  r.send(1, TO, new Uint8Array([1]), "req", 0);
+  assertEquals(out.length, 1);
+  assertEquals(r.nextTimer(), INITIAL_RTO_MS);
+  const { sends, expired } = drive(r, out, 10_000);
+  // 40, then gaps of 80 (the cap): six retransmissions, seven tries in all.
+  assertEquals(sends, [40, 120, 200, 280, 360, 440]);
+  assertEquals(expired, [{ at: 500, ctx: "req" }]);
+  assertEquals(r.retransmissions, 6);
+  assertEquals(r.size, 0);
+  assertEquals(r.nextTimer(), undefined);
+  for (const d of out) assertEquals(d, { to: TO, bytes: new Uint8Array([1]) });
+});
+
+Deno.test("Retransmitter: nothing expires before the deadline", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<string>(out);
+  r.send(1, TO, new Uint8Array([1]), "a", 1000);
+  assertEquals(r.poll(1499), []);
+  assert(r.has(1));
+  assertEquals(r.poll(1500), ["a"]);
+  assert(!r.has(1));
+});
+
+Deno.test("Retransmitter: bulk sends get a longer deadline and back off further", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<string>(out);
+  r.send(1, TO, new Uint8Array([1]), "bulk", 0, {
+    deadline: 5000,
+    maxBackoff: 1000,
+  });
+  const { sends, expired } = drive(r, out, 10_000);
+  assertEquals(sends, [40, 120, 280, 600, 1240, 2240, 3240, 4240]);
+  assertEquals(expired, [{ at: 5000, ctx: "bulk" }]);
+});
+
+Deno.test("Retransmitter matches an ACK only from the address the datagram went to", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<string>(out);
+  r.send(7, TO, new Uint8Array([1]), "x", 0);
+  assertEquals(r.ack(7, { ...TO, port: 5001 }, 10), undefined);
+  assertEquals(r.ack(8, TO, 10), undefined);
+  assert(r.has(7));
+  assertEquals(r.ack(7, TO, 10), { ctx: "x", elapsed: 10 });
+  assertEquals(r.ack(7, TO, 11), undefined, "an ACK is matched once");
+  assertEquals(r.poll(1000), []);
+});
+
+Deno.test("Retransmitter adapts its timeout (RFC 6298) within 20..80 ms, sampling first sends only", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<number>(out);
+  r.send(1, TO, new Uint8Array([1]), 1, 0);
+  r.ack(1, TO, 10); // srtt 10, rttvar 5: 10 + 20
+  assertEquals(r.rto, 30);
+  r.send(2, TO, new Uint8Array([1]), 2, 100);
+  assertEquals(r.nextTimer(), 130, "the next send uses the new timeout");
+  r.poll(130); // retransmitted: Karn's rule, no sample
+  r.ack(2, TO, 400);
+  assertEquals(r.rto, 30);
+
+  const fast = new Retransmitter<number>([]);
+  fast.send(1, TO, new Uint8Array([1]), 1, 0);
+  fast.ack(1, TO, 1);
+  assertEquals(fast.rto, MIN_RTO_MS);
+
+  const slow = new Retransmitter<number>([]);
+  slow.send(1, TO, new Uint8Array([1]), 1, 0);
+  slow.ack(1, TO, 300);
+  assertEquals(slow.rto, MAX_RTO_MS);
+
+  // Later samples are smoothed: 7/8 and 3/4.
+  const s = new Retransmitter<number>([]);
+  s.send(1, TO, new Uint8Array([1]), 1, 0);
+  s.ack(1, TO, 8); // srtt 8, rttvar 4 -> 24
+  s.send(2, TO, new Uint8Array([1]), 2, 100);
+  s.ack(2, TO, 116); // rttvar 0.75*4+0.25*8=5, srtt 7+2=9 -> 29
+  assertEquals(s.rto, 29);
+});
+
+Deno.test("Retransmitter: cancel forgets, a resend of a pending id restarts its window", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<string>(out);
+  r.send(1, TO, new Uint8Array([1]), "a", 0);
+  assertEquals(r.cancel(1), "a");
+  assertEquals(r.cancel(1), undefined);
+  assertEquals(r.nextTimer(), undefined);
+  assertEquals(r.poll(10_000), []);
+
+  r.send(2, TO, new Uint8Array([2]), "b", 0);
+  r.send(2, TO, new Uint8Array([3]), "b2", 300);
+  assertEquals(r.get(2), "b2");
+  assertEquals(r.poll(500), [], "the old deadline no longer applies");
+  assertEquals(r.poll(800), ["b2"]);
+  // The restarted send counts as a retransmission: its ACK is not sampled.
+  r.send(3, TO, new Uint8Array([4]), "c", 1000);
+  r.send(3, TO, new Uint8Array([4]), "c", 1001);
+  r.ack(3, TO, 1002);
+  assertEquals(r.rto, INITIAL_RTO_MS);
+});
+
+Deno.test("Retransmitter expires several datagrams in deadline order when its timer is kept", () => {
+  const out: Datagram[] = [];
+  const r = new Retransmitter<string>(out);
+  r.send(1, TO, new Uint8Array([1]), "late", 0, { deadline: 900 });
+  r.send(2, TO, new Uint8Array([1]), "early", 0, { deadline: 300 });
+  r.send(3, TO, new Uint8Array([1]), "mid", 0, { deadline: 600 });
+  assertEquals(drive(r, out, 1000).expired, [
+    { at: 300, ctx: "early" },
+    { at: 600, ctx: "mid" },
+    { at: 900, ctx: "late" },
+  ]);
+  // A late poll (a stalled process) expires them all at once; the order is
+  // then that of their pending retransmissions, not their deadlines.
+  const late = new Retransmitter<string>([]);
+  late.send(1, TO, new Uint8Array([1]), "a", 0, { deadline: 900 });
+  late.send(2, TO, new Uint8Array([1]), "b", 0, { deadline: 300 });
+  assertEquals(late.poll(1000).sort(), ["a", "b"]);
+  assertEquals(late.size, 0);
+});
+
+// ---------------------------------------------------------------------------
+// dedup.ts
+// ---------------------------------------------------------------------------
+
+Deno.test("RecentMap forgets entries after their lifetime (30 s by default)", () => {
+  const m = new RecentMap<string, number>();
+  m.set("a", 1, 0);
+  assert(m.has("a", 29_999));
+  assertEquals(m.get("a", 29_999), 1);
+  assert(!m.has("a", 30_000));
+  const short = new RecentMap<string, number>({ ttl: 10 });
+  short.set("x", 5, 100);
+  assertEquals(short.get("x", 109), 5);
+  assertEquals(short.get("x", 110), undefined);
+  short.set("x", 6, 110); // set again: lives again
+  assertEquals(short.get("x", 115), 6);
+});
+
+Deno.test("RecentMap is bounded: the oldest go first", () => {
+  const m = new RecentMap<number, true>({ ttl: 1000, capacity: 3 });
+  for (let i = 0; i < 5; i++) m.set(i, true, i);
+  assertEquals(m.size, 3);
+  assertEquals([0, 1, 2, 3, 4].map((i) => m.has(i, 10)), [
+    false,
+    false,
+    true,
+    true,
+    true,
+  ]);
+  // Setting an existing key refreshes its place.
+  m.set(2, true, 11);
+  m.set(5, true, 12);
+  assertEquals([2, 3, 4, 5].map((i) => m.has(i, 13)), [
+    true,
+    false,
+    true,
+    true,
+  ]);
+  m.delete(2);
+  assert(!m.has(2, 13));
+});
+
+Deno.test("RecentMap purges expired entries as new ones come", () => {
+  const m = new RecentMap<number, true>({ ttl: 10 });
+  for (let i = 0; i < 100; i++) m.set(i, true, 0);
+  m.set(1000, true, 50);
+  assertEquals(m.size, 1);
+});
+
+// ---------------------------------------------------------------------------
+// reassembly.ts
+// ---------------------------------------------------------------------------
+
+Deno.test("Reassembler: one part is complete at once; parts complete in any order", () => {
+  const r = new Reassembler();
+  assertEquals(r.add("s", { k: "a", pi: 0, pn: 1, text: "whole" }, 0), {
+    status: "complete",
+    text: "whole",
+  });
+  assertEquals(
+    r.add("s", { k: "b", pi: 2, pn: 3, text: "C" }, 0).status,
+    "partial",
+  );
+  assertEquals(
+    r.add("s", { k: "b", pi: 0, pn: 3, text: "A" }, 0).status,
+    "partial",
+  );
+  assertEquals(r.buffered, 2);
+  assertEquals(r.add("s", { k: "b", pi: 1, pn: 3, text: "B" }, 0), {
+    status: "complete",
+    text: "ABC",
+  });
+  assertEquals(r.buffered, 0);
+});
+
+Deno.test("Reassembler: a repeated part is ignored, a conflicting count refused", () => {
+  const r = new Reassembler();
+  assertEquals(
+    r.add("s", { k: "m", pi: 0, pn: 2, text: "x" }, 0).status,
+    "partial",
+  );
+  assertEquals(
+    r.add("s", { k: "m", pi: 0, pn: 2, text: "EVIL" }, 0).status,
+    "partial",
+  );
+  assertEquals(r.buffered, 1);
+  assertEquals(
+    r.add("s", { k: "m", pi: 1, pn: 3, text: "y" }, 0).status,
+    "refused",
+  );
+  assertEquals(r.add("s", { k: "m", pi: 1, pn: 2, text: "y" }, 0), {
+    status: "complete",
+    text: "xy",
+  });
+});
+
+Deno.test("Reassembler keys by source: two sources never mix", () => {
+  const r = new Reassembler();
+  r.add("alice", { k: "same", pi: 0, pn: 2, text: "A0" }, 0);
+  r.add("bob", { k: "same", pi: 1, pn: 2, text: "B1" }, 0);
+  assertEquals(r.add("alice", { k: "same", pi: 1, pn: 2, text: "A1" }, 0), {
+    status: "complete",
+    text: "A0A1",
+  });
+  assertEquals(r.add("bob", { k: "same", pi: 0, pn: 2, text: "B0" }, 0), {
+    status: "complete",
+    text: "B0B1",
+  });
+});
+
+Deno.test("Reassembler bounds memory and expires incomplete messages", () => {
+  const r = new Reassembler({ maxBuffered: 10, ttl: 100 });
+  assertEquals(
+    r.add("s", { k: "a", pi: 0, pn: 2, text: "12345678" }, 0).status,
+    "partial",
+  );
+  assertEquals(
+    r.add("s", { k: "b", pi: 0, pn: 2, text: "123" }, 0).status,
+    "refused",
+  );
+  assertEquals(r.buffered, 8);
+  // After the lifetime, the incomplete message is gone and its memory freed.
+  assertEquals(
+    r.add("s", { k: "b", pi: 0, pn: 2, text: "123" }, 100).status,
+    "partial",
+  );
+  assertEquals(r.buffered, 3);
+  assertEquals(
+    r.add("s", { k: "a", pi: 1, pn: 2, text: "9" }, 100).status,
+    "partial",
+  );
+});
+
+// ---------------------------------------------------------------------------
+// rate_limit.ts
+// ---------------------------------------------------------------------------
+
+Deno.test("RateLimiter allows a burst, then its rate, per source", () => {
+  const l = new RateLimiter({ burst: 3, rate: 10 });
+  assertEquals([0, 0, 0, 0].map((t) => l.allow("a", t)), [
+    true,
+    true,
+    true,
+    false,
+  ]);
+  assert(l.allow("b", 0), "another source has its own bucket");
+  assert(!l.allow("a", 99), "0.99 token after 99 ms");
+  assert(l.allow("a", 100));
+  assert(!l.allow("a", 100));
+  // Refill is capped at the burst.
+  assertEquals(
+    [0, 0, 0, 0].map(() => l.allow("a", 100_000)),
+    [true, true, true, false],
+  );
+});
+
+Deno.test("RateLimiter defaults: 100 at once, then 400/s", () => {
+  const l = new RateLimiter();
+  let ok = 0;
+  for (let i = 0; i < 150; i++) if (l.allow("a", 0)) ok++;
+  assertEquals(ok, 100);
+  ok = 0;
+  for (let i = 0; i < 150; i++) if (l.allow("a", 100)) ok++;
+  assertEquals(ok, 40);
+});
+
+Deno.test("RateLimiter forgets the least recently seen source when full", () => {
+  const l = new RateLimiter({ burst: 1, rate: 0.001, maxSources: 2 });
+  assert(l.allow("a", 0));
+  assert(!l.allow("a", 0));
+  assert(l.allow("b", 0));
+  assert(l.allow("c", 0)); // "a" forgotten
+  assert(l.allow("a", 0), "a forgotten source starts with a fresh burst");
+  assert(!l.allow("c", 0), "c was kept");
+});
+
+Deno.test("RateLimiter ignores time going backwards", () => {
+  const l = new RateLimiter({ burst: 1, rate: 1000 });
+  assert(l.allow("a", 1000));
+  assert(!l.allow("a", 0));
+});
+
+// ---------------------------------------------------------------------------
+// cookie.ts
+// ---------------------------------------------------------------------------
+
+Deno.test("cookies prove an address for this minute and the last one only", () => {
+  const key = new Uint8Array(32).fill(7);
+  const a = { hostname: "127.0.0.1", port: 6000 };
+  const ck = makeCookie(key, a, { now: 60_000 });
+  assertEquals(ck.length, 22);
+  assertMatch(ck, /^[A-Za-z0-9_-]{22}$/);
+  assertEquals(
+    makeCookie(key, a, { now: 119_999 }),
+    ck,
+    "same minute, same cookie",
+  );
+  assert(checkCookie(key, a, { cookie: ck, now: 60_000 }));
+  assert(checkCookie(key, a, { cookie: ck, now: 179_999 }));
+  assert(!checkCookie(key, a, { cookie: ck, now: 180_000 }));
+  assert(
+    !checkCookie(key, a, { cookie: ck, now: 59_999 }),
+    "not from the future",
+  );
+  assert(!checkCookie(key, { ...a, port: 6001 }, { cookie: ck, now: 60_000 }));
+  assert(
+    !checkCookie(key, { ...a, hostname: "10.0.0.1" }, {
+      cookie: ck,
+      now: 60_000,
+    }),
+  );
+  assert(!checkCookie(new Uint8Array(32), a, { cookie: ck, now: 60_000 }));
+  assert(!checkCookie(key, a, { cookie: "", now: 60_000 }));
+  const other = (ck[0] === "A" ? "B" : "A") + ck.slice(1);
+  assert(!checkCookie(key, a, { cookie: other, now: 60_000 }));
+});
+
+// ---------------------------------------------------------------------------
+// table.ts
+// ---------------------------------------------------------------------------
+
+Deno.test("formatTable prints exactly like the seed", () => {
+  assertEquals(
+    formatTable([["userA", "127.0.0.1", 6000, 1]]),
+    "{'userA': ['127.0.0.1', 6000, 'Online']}",
+  );
+  assertEquals(
+    formatTable([
+      ["userA", "127.0.0.1", 6000, 0],
+      ["userD", "127.0.0.1", 6003, 1],
+    ]),
+    "{'userA': ['127.0.0.1', 6000, 'Offline'], 'userD': ['127.0.0.1', 6003, 'Online']}",
+  );
+  assertEquals(formatTable([]), "{}");
+  // Registration order is kept, not sorted.
+  assertEquals(
+    formatTable([["zed", "::1", 1, 1], ["amy", "10.0.0.2", 65535, 0]]),
+    "{'zed': ['::1', 1, 'Online'], 'amy': ['10.0.0.2', 65535, 'Offline']}",
+  );
+  assertEquals(formatTable([["ü", "h", 2, 1]]), "{'ü': ['h', 2, 'Online']}");
+});
+
+Deno.test("formatTable quotes like Python's repr", () => {
+  assertEquals(
+    formatTable([["it's", "h", 1, 1]]),
+    `{"it's": ['h', 1, 'Online']}`,
+  );
+  assertEquals(
+    formatTable([[`a'b"c`, "h", 1, 1]]),
+    `{'a\\'b"c': ['h', 1, 'Online']}`,
+  );
+  assertEquals(
+    formatTable([["a\\b", "h", 1, 1]]),
+    `{'a\\\\b': ['h', 1, 'Online']}`,
+  );
+});
+
+Deno.test("summarizeTable counts and names what changed", () => {
+  const rows: Row[] = Array.from(
+    { length: 40 },
+    (_, i) => [`u${i}`, "h", i, i % 4 === 0 ? 0 : 1],
+  );
+  assertEquals(
+    summarizeTable(rows, rows),
+    "{40 users: 30 Online, 10 Offline; full table}",
+  );
+  assertEquals(
+    summarizeTable(rows, [rows[0], rows[1]]),
+    "{40 users: 30 Online, 10 Offline; changed: u0 Offline, u1 Online}",
+  );
+  assertEquals(
+    summarizeTable(rows, rows.slice(0, 8)),
+    "{40 users: 30 Online, 10 Offline; changed: u0 Offline, u1 Online, u2 Online, u3 Online, u4 Offline (+3 more)}",
+  );
+});
+
+Deno.test("table rows are chunked under 1,200 bytes a datagram and 64 rows", () => {
+  const rows = Array.from(
+    { length: 500 },
+    (_, i) =>
+      encodeRow([
+        `u${"x".repeat(i % 27)}${i}`,
+        "255.255.255.255",
+        65535,
+        1,
+      ]),
+  );
+  const chunks = chunkEncodedRows(rows);
+  assertEquals(chunks.flat().length, 500);
+  assertEquals(chunks.flat(), rows.map((r) => r.json));
+  chunks.forEach((c, i) => {
+    assert(c.length <= 64);
+    const b = encodeTablePart(
+      {
+        id: Number.MAX_SAFE_INTEGER,
+        ver: Number.MAX_SAFE_INTEGER,
+        from: Number.MAX_SAFE_INTEGER,
+        i,
+        n: chunks.length,
+      },
+      c,
+    );
+    assert(b.length <= MAX_DATAGRAM_BYTES, `chunk ${i}: ${b.length} bytes`);
+    const d = decodeMessage(b);
+    assert(d.ok && d.message.t === "tbl" && d.message.rows.length === c.length);
+  });
+  assertEquals(chunkEncodedRows([]), [[]]);
+  // 64 rows per datagram at most, even when tiny.
+  const tiny = Array.from(
+    { length: 130 },
+    (_, i) => encodeRow([`${i}`, "h", 1, 1]),
+  );
+  assertEquals(chunkEncodedRows(tiny).map((c) => c.length), [64, 64, 2]);
+});
+
+Deno.test("encodeTablePart makes the same bytes as encodeMessage", () => {
+  const rows: Row[] = [["userA", "127.0.0.1", 6000, 1], ['q"\\', "::1", 1, 0]];
+  const enc1 = encodeTablePart(
+    { id: 3, ver: 9, from: 8 },
+    rows.map((r) => encodeRow(r).json),
+  );
+  assertEquals(enc1, encodeMessage({ t: "tbl", id: 3, ver: 9, from: 8, rows }));
+  const enc2 = encodeTablePart(
+    { id: 3, ver: 9, i: 0, n: 2 },
+    rows.map((r) => encodeRow(r).json),
+  );
+  assertEquals(
+    enc2,
+    encodeMessage({ t: "tbl", id: 3, ver: 9, i: 0, n: 2, rows }),
+  );
+  assertEquals(encodeRow(rows[0]).size, bytes(JSON.stringify(rows[0])).length);
+});
+
+// ---------------------------------------------------------------------------
+// text.ts
+// ---------------------------------------------------------------------------
+
+const POOL = [
+  "a",
+  "Z",
+  " ",
+  "é",
+  "ß",
+  "中",
+  "文",
+  "👋",
+  "🏳️‍🌈",
+  "👨‍👩‍👧",
+  "\u{1F600}",
+  "𝄞",
+  '"',
+  "\\",
+  "\n",
+  "\t",
+  "\u0000",
+  "\u001f",
+  "\u007f",
+  "\u2028",
+  "\uFEFF",
+  "e\u0301",
+];
+
+function randomText(rnd: () => number, n: number): string {
+  let s = "";
+  for (let i = 0; i < n; i++) {
+    if (rnd() < 0.1) {
+      s += String.fromCodePoint(0x20 + Math.floor(rnd() * 0x10ff00) % 0xd7e0);
+    } else {
+      s += POOL[Math.floor(rnd() * POOL.length)];
+    }
+  }
+  return s;
+}
+
+// Bytes a part takes inside a JSON string literal (without the quotes).
+function jsonBytes(s: string): number {
+  return bytes(JSON.stringify(s)).length - 2;
+}
+
+Deno.test("splitText never exceeds its budget and joins back for random Unicode and emoji", () => {
+  const rnd = prng(2024);
+  for (let round = 0; round < 300; round++) {
+    const text = randomText(rnd, Math.floor(rnd() * 3000));
+    const budget = [MAX_CHUNK_BYTES, 900, 64, 7, 6, 12][round % 6];
+    const parts = splitText(text, { maxBytes: budget });
+    assert(parts.length >= 1);
+    assertEquals(parts.join(""), text, `round ${round}`);
+    for (const p of parts) {
+      assert(
+        jsonBytes(p) <= budget,
+        `part of ${jsonBytes(p)} bytes > ${budget}`,
+      );
+      // Never inside a code point: no lone surrogate at either end.
+      assert(!/^[\uDC00-\uDFFF]/.test(p) && !/[\uD800-\uDBFF]$/.test(p));
+      if (parts.length > 1) assert(p !== "", "no empty parts");
+    }
+  }
+});
+
+Deno.test("splitText: default budget fills parts, empty text is one empty part", () => {
+  assertEquals(splitText(""), [""]);
+  assertEquals(splitText("abc"), ["abc"]);
+  const parts = splitText("x".repeat(2000));
+  assertEquals(parts.map((p) => p.length), [900, 900, 200]);
+  const emoji = splitText("👋".repeat(500)); // 4 bytes each: 225 a part
+  assertEquals(emoji.map((p) => [...p].length), [225, 225, 50]);
+  assertEquals(splitText('""', { maxBytes: 3 }), ['"', '"']);
+  assertEquals(splitText("\u0001\u0002", { maxBytes: 6 }), [
+    "\u0001",
+    "\u0002",
+  ]);
+  // Control characters cost 6 bytes (\uXXXX), quotes and backslashes 2.
+  assertEquals(splitText("\t".repeat(300)).map((p) => p.length), [150, 150]);
+  assertEquals(splitText('"'.repeat(900)).map((p) => p.length), [450, 450]);
+  // Any 16 KiB of text without control characters fits the 64-part limit.
+  assert(splitText("\\".repeat(MAX_MESSAGE_BYTES)).length <= 64);
+  assert(splitText("👋".repeat(MAX_MESSAGE_BYTES / 4)).length <= 64);
+});
+
+Deno.test("splitText replaces lone surrogates with U+FFFD", () => {
+  assertEquals(splitText("a\uD800b\uDC00"), ["a\uFFFDb\uFFFD"]);
+});
+
+Deno.test("utf8Length and fitsMessageLimit agree with TextEncoder at the 16 KiB boundary", () => {
+  const rnd = prng(5);
+  for (let i = 0; i < 200; i++) {
+    const t = randomText(rnd, Math.floor(rnd() * 200));
+    assertEquals(utf8Length(t), bytes(t).length);
+  }
+  assertEquals(utf8Length("\uD800"), 3);
+  assert(fitsMessageLimit("x".repeat(MAX_MESSAGE_BYTES)));
+  assert(!fitsMessageLimit("x".repeat(MAX_MESSAGE_BYTES + 1)));
+  assert(fitsMessageLimit("👋".repeat(MAX_MESSAGE_BYTES / 4)));
+  assert(!fitsMessageLimit("👋".repeat(MAX_MESSAGE_BYTES / 4) + "x"));
+  assert(fitsMessageLimit("é".repeat(MAX_MESSAGE_BYTES / 2)));
+  assert(!fitsMessageLimit("é".repeat(MAX_MESSAGE_BYTES / 2 + 1)));
+});
+
+// ---------------------------------------------------------------------------
+// time.ts
+// ---------------------------------------------------------------------------
+
+Deno.test("formatStamp is local YYYY-MM-DD HH:MM:SS and clockOf its time", () => {
+  const d = new Date(2023, 9, 21, 2, 14, 41, 999);
+  assertEquals(formatStamp(d.getTime()), "2023-10-21 02:14:41");
+  assertEquals(clockOf("2023-10-21 02:14:41"), "02:14:41");
+  const e = new Date(2024, 0, 2, 13, 5, 9);
+  assertEquals(formatStamp(e.getTime()), "2024-01-02 13:05:09");
+});
