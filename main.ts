@@ -11,8 +11,8 @@
 import { HELP_TEXT, parseCommandLine } from "./cli/args.ts";
 import { EXIT_OK, EXIT_USAGE } from "./cli/exit_codes.ts";
 import { VERSION } from "./cli/version.ts";
-import { runClient } from "./client/udp.ts";
-import { runServer } from "./server/udp.ts";
+import { runClient } from "./runtime/client.ts";
+import { runServer } from "./runtime/server.ts";
 
 const encoder = new TextEncoder();
 

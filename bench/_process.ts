@@ -2,7 +2,7 @@
 // `--allow-net` only (`deno run --allow-net main.ts ...`), its stdout read
 // line by line (lines are matched as they come, not kept), its RSS read from
 // /proc. Every process started here is stopped by `stop()`.
-import { readLines } from "../cli/stdin_lines.ts";
+import { readLines } from "../runtime/stdin_lines.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const given = new Set<number>();

@@ -17,7 +17,7 @@
  * @module
  */
 import { ClientState } from "../client/state.ts";
-import { UdpDriver } from "../cli/udp_driver.ts";
+import { UdpDriver } from "../runtime/udp_driver.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { MAX_DATAGRAM_BYTES } from "../protocol/constants.ts";
 import type { OutputEvent } from "../protocol/events.ts";
@@ -261,7 +261,7 @@ function echoSockets(port: number, count: number) {
 
 interface Real {
   state: ClientState;
-  driver: UdpDriver;
+  driver: UdpDriver<OutputEvent>;
   done: Promise<void>;
   next: (test: (e: OutputEvent) => boolean) => Promise<OutputEvent>;
 }

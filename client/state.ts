@@ -32,7 +32,7 @@ import type {
 } from "../protocol/messages.ts";
 import { RateLimiter } from "../protocol/rate_limit.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
-import { Retransmitter } from "../protocol/reliable.ts";
+import { Retransmitter } from "../protocol/_legacy_reliable.ts";
 import { formatTable, summarizeTable } from "../protocol/table.ts";
 import { fitsMessageLimit, splitText, utf8Length } from "../protocol/text.ts";
 import { clockOf } from "../protocol/time.ts";

@@ -1,7 +1,9 @@
 /**
  * Retransmission inside an ACK window: every reliable datagram is resent with
- * exponential backoff from an adaptive timeout (RFC 6298's estimator, bounded
- * for the seed's 500 ms window) until it is ACKed or its deadline passes.
+ * exponential backoff from an adaptive retransmission timeout (RTO, the
+ * estimator of RFC 6298 §2, bounded for the seed's 500 ms window) until it is
+ * ACKed or its deadline passes. Each send carries its own outcome handlers,
+ * as aioquic's sent packets carry their delivery handlers.
  *
  * @module
  */
@@ -12,90 +14,104 @@ import {
   MAX_RTO_MS,
   MIN_RTO_MS,
 } from "./constants.ts";
-import type { Datagram } from "./datagram.ts";
+import type { Outbox } from "./machine.ts";
 import { MinHeap } from "./_heap.ts";
 
-interface Pending<C> {
+/** A datagram to deliver reliably: its protocol id, destination and bytes. */
+export interface ReliableDatagram {
+  /** The message id the peer's ACK will carry. */
   id: number;
+  /** Where it goes; an ACK counts only from this address. */
   to: Address;
+  /** The encoded datagram (at most 1,200 bytes). */
   bytes: Uint8Array;
-  ctx: C;
+}
+
+/** What the ACK handler learns. */
+export interface AckInfo {
+  /** Milliseconds from the first transmission to the ACK. */
+  elapsed: number;
+  /** The time of the ACK (ms). */
+  now: number;
+}
+
+/** Options for {@linkcode Retransmitter.send}. */
+export interface SendOptions {
+  /** Absolute time (ms) at which the datagram expires (default: now + 500 ms). */
+  deadline?: number;
+  /**
+   * Largest gap between retransmissions, in ms (default 80 ms, to fit
+   * several tries in the seed's 500 ms window). Bulk traffic with a longer
+   * deadline backs off further, so a busy peer is not flooded with copies.
+   */
+  maxBackoff?: number;
+  /**
+   * Least wait before the first retransmission, in ms (default: none, the
+   * RTO alone). For bulk traffic from a busy sender, whose answers come back
+   * later than the chat's round trips.
+   */
+  minTimeout?: number;
+  /** Runs once when the matching ACK arrives. */
+  onAck?: (ack: AckInfo) => void;
+  /** Runs once when the deadline passes without an ACK, with the time (ms). */
+  onExpire?: (now: number) => void;
+}
+
+interface Pending {
+  datagram: ReliableDatagram;
+  onAck: ((ack: AckInfo) => void) | undefined;
+  onExpire: ((now: number) => void) | undefined;
   sentAt: number;
   retransmitted: boolean;
   deadline: number;
   nextSend: number;
   backoff: number;
   maxBackoff: number;
-  gen: number;
+  generation: number;
 }
 
 interface Slot {
   at: number;
   id: number;
-  gen: number;
-}
-
-/** Options for {@linkcode Retransmitter.send}. */
-export interface SendOptions {
-  /** Absolute time at which the datagram times out (default: now + 500 ms). */
-  deadline?: number;
-  /**
-   * Largest gap between retransmissions (default 80 ms, to fit several tries
-   * in the seed's 500 ms window). Bulk traffic with a longer deadline backs
-   * off further, so a busy peer is not flooded with copies.
-   */
-  maxBackoff?: number;
-  /**
-   * Least wait before the first retransmission (default: none, the adaptive
-   * timeout alone). For bulk traffic from a busy sender, whose answers come
-   * back later than the chat's round trips.
-   */
-  minTimeout?: number;
-}
-
-/** What {@linkcode Retransmitter.ack} returns for a matched ACK. */
-export interface Acked<C> {
-  /** The context given to `send`. */
-  ctx: C;
-  /** Milliseconds from the first transmission to the ACK. */
-  elapsed: number;
+  generation: number;
 }
 
 /**
- * Tracks reliable datagrams until ACKed or timed out. Pure: time is passed in,
- * datagrams to send are pushed onto the outbox given to the constructor.
- *
- * @typeParam C What the owner wants back on ACK or timeout.
+ * Tracks reliable datagrams until ACKed or expired. Pure: time is passed in;
+ * datagrams go to the machine's {@linkcode Outbox}.
  *
  * @example Usage
  * ```ts
  * import { Retransmitter } from "./reliable.ts";
- * import type { Datagram } from "./datagram.ts";
+ * import { Outbox } from "./machine.ts";
  * import { assertEquals } from "../tests/_assert.ts";
- * const out: Datagram[] = [];
- * const r = new Retransmitter<string>(out);
+ * const out = new Outbox();
+ * const r = new Retransmitter(out);
  * const to = { hostname: "127.0.0.1", port: 5000 };
- * r.send(1, to, new Uint8Array([1]), "hello", 0);
- * assertEquals(out.length, 1);
- * r.poll(r.nextTimer()!); // no ACK: resent
- * assertEquals(out.length, 2);
- * assertEquals(r.ack(1, to, 50)?.ctx, "hello");
+ * let acked = false;
+ * r.send({ id: 1, to, bytes: new Uint8Array([1]) }, 0, {
+ *   onAck: () => (acked = true),
+ * });
+ * r.poll(r.nextTimer()!); // no ACK yet: resent
+ * assertEquals(out.take().length, 2);
+ * assertEquals(r.ack(1, to, 50), true);
+ * assertEquals(acked, true);
  * ```
  */
-export class Retransmitter<C> {
-  #out: Datagram[];
-  #pending = new Map<number, Pending<C>>();
+export class Retransmitter {
+  #out: Outbox;
+  #pending = new Map<number, Pending>();
   #heap = new MinHeap<Slot>();
   #srtt = 0;
   #sampled = false;
   #rttvar = 0;
   #rto = INITIAL_RTO_MS;
-  #gen = 0;
+  #generation = 0;
   /** Retransmissions made so far. */
   retransmissions = 0;
 
-  /** @param out Where datagrams to send are pushed. */
-  constructor(out: Datagram[]) {
+  /** @param out Where datagrams to send are queued. */
+  constructor(out: Outbox) {
     this.#out = out;
   }
 
@@ -104,41 +120,42 @@ export class Retransmitter<C> {
     return this.#pending.size;
   }
 
-  /** The current retransmission timeout, in milliseconds. */
+  /** The current retransmission timeout (RTO), in milliseconds. */
   get rto(): number {
     return this.#rto;
   }
 
   /**
-   * Sends a datagram now and keeps it until ACKed or timed out. Sending an id
-   * that is already pending restarts its window.
+   * Sends a datagram now and keeps it until ACKed or expired. Sending an id
+   * that is already pending replaces it (its handlers too) and restarts its
+   * window; the replacement counts as a retransmission for RTT sampling
+   * (Karn's algorithm, RFC 6298 §3).
+   *
+   * @param datagram Id, destination and bytes.
+   * @param now The current time (ms).
+   * @param options Deadline, backoff and the outcome handlers.
    */
   send(
-    id: number,
-    to: Address,
-    bytes: Uint8Array,
-    ctx: C,
+    datagram: ReliableDatagram,
     now: number,
     options: SendOptions = {},
   ): void {
-    const deadline = options.deadline ?? now + ACK_WINDOW_MS;
-    const old = this.#pending.get(id);
+    const old = this.#pending.get(datagram.id);
     const timeout = Math.max(this.#rto, options.minTimeout ?? 0);
-    const p: Pending<C> = {
-      id,
-      to,
-      bytes,
-      ctx,
+    const p: Pending = {
+      datagram,
+      onAck: options.onAck,
+      onExpire: options.onExpire,
       sentAt: now,
       retransmitted: old !== undefined,
-      deadline,
+      deadline: options.deadline ?? now + ACK_WINDOW_MS,
       nextSend: now + timeout,
       backoff: timeout,
       maxBackoff: options.maxBackoff ?? MAX_RTO_MS,
-      gen: ++this.#gen,
+      generation: ++this.#generation,
     };
-    this.#pending.set(id, p);
-    this.#out.push({ to, bytes });
+    this.#pending.set(datagram.id, p);
+    this.#out.push({ to: datagram.to, bytes: datagram.bytes });
     this.#schedule(p);
   }
 
@@ -147,74 +164,80 @@ export class Retransmitter<C> {
     return this.#pending.has(id);
   }
 
-  /** The context of a pending id. */
-  get(id: number): C | undefined {
-    return this.#pending.get(id)?.ctx;
-  }
-
-  /** Forgets a pending datagram without waiting for its ACK. */
-  cancel(id: number): C | undefined {
-    const p = this.#pending.get(id);
-    this.#pending.delete(id);
-    return p?.ctx;
+  /**
+   * Forgets a pending datagram without waiting for its ACK; neither handler
+   * runs.
+   *
+   * @returns Whether it was pending.
+   */
+  cancel(id: number): boolean {
+    return this.#pending.delete(id);
   }
 
   /**
-   * Matches an ACK: the id must be pending and the ACK must come from the
-   * address the datagram went to.
+   * Matches an ACK and runs the send's ACK handler. The id must be pending
+   * and the ACK must come from the address the datagram went to; anything
+   * else is a stray ACK.
+   *
+   * @returns Whether it matched.
    */
-  ack(id: number, from: Address, now: number): Acked<C> | undefined {
+  ack(id: number, from: Address, now: number): boolean {
     const p = this.#pending.get(id);
-    if (p === undefined || !sameAddress(p.to, from)) return undefined;
+    if (p === undefined || !sameAddress(p.datagram.to, from)) return false;
     this.#pending.delete(id);
     if (!p.retransmitted) this.#sample(now - p.sentAt);
-    return { ctx: p.ctx, elapsed: now - p.sentAt };
+    p.onAck?.({ elapsed: now - p.sentAt, now });
+    return true;
   }
 
   /**
-   * Resends what is due and returns the contexts whose deadline has passed,
-   * in deadline order. Those are forgotten.
+   * Resends what is due, then runs the expiry handlers of the datagrams whose
+   * deadline has passed, in deadline order. Those are forgotten.
+   *
+   * @returns How many expired.
    */
-  poll(now: number): C[] {
-    const expired: C[] = [];
+  poll(now: number): number {
+    const expired: Pending[] = [];
     for (;;) {
       const top = this.#heap.peek();
       if (top === undefined || top.at > now) break;
       this.#heap.pop();
       const p = this.#pending.get(top.id);
-      if (p === undefined || p.gen !== top.gen) continue;
+      if (p === undefined || p.generation !== top.generation) continue;
       if (p.deadline <= now) {
-        this.#pending.delete(p.id);
-        expired.push(p.ctx);
+        this.#pending.delete(top.id);
+        expired.push(p);
         continue;
       }
-      this.#out.push({ to: p.to, bytes: p.bytes });
+      this.#out.push({ to: p.datagram.to, bytes: p.datagram.bytes });
       this.retransmissions++;
       p.retransmitted = true;
       p.backoff = Math.min(p.backoff * 2, p.maxBackoff);
       p.nextSend = now + p.backoff;
-      p.gen = ++this.#gen;
+      p.generation = ++this.#generation;
       this.#schedule(p);
     }
-    return expired;
+    for (const p of expired) p.onExpire?.(now);
+    return expired.length;
   }
 
-  /** The earliest time at which {@linkcode poll} has work, if any. */
+  /** The earliest time (ms) at which {@linkcode poll} has work, if any. */
   nextTimer(): number | undefined {
     for (;;) {
       const top = this.#heap.peek();
       if (top === undefined) return undefined;
       const p = this.#pending.get(top.id);
-      if (p !== undefined && p.gen === top.gen) return top.at;
+      if (p !== undefined && p.generation === top.generation) return top.at;
       this.#heap.pop();
     }
   }
 
-  #schedule(p: Pending<C>): void {
+  #schedule(p: Pending): void {
     const at = p.nextSend < p.deadline ? p.nextSend : p.deadline;
-    this.#heap.push({ at, id: p.id, gen: p.gen });
+    this.#heap.push({ at, id: p.datagram.id, generation: p.generation });
   }
 
+  // RFC 6298 §2: SRTT, RTTVAR and RTO = SRTT + max(G, 4·RTTVAR), bounded.
   #sample(rtt: number): void {
     if (!this.#sampled) {
       this.#sampled = true;

@@ -26,7 +26,7 @@ import type {
 } from "../protocol/messages.ts";
 import { RateLimiter } from "../protocol/rate_limit.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
-import { Retransmitter } from "../protocol/reliable.ts";
+import { Retransmitter } from "../protocol/_legacy_reliable.ts";
 import {
   chunkEncodedRows,
   type EncodedRow,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readLines } from "../cli/stdin_lines.ts";
+import { readLines } from "../runtime/stdin_lines.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -10,20 +10,15 @@ import {
   MESSAGE_TYPES,
 } from "../protocol/codec.ts";
 import {
-  INITIAL_RTO_MS,
   MAX_CHUNK_BYTES,
   MAX_DATAGRAM_BYTES,
   MAX_MESSAGE_BYTES,
-  MAX_RTO_MS,
-  MIN_RTO_MS,
 } from "../protocol/constants.ts";
 import { checkCookie, makeCookie } from "../protocol/cookie.ts";
-import type { Datagram } from "../protocol/datagram.ts";
 import { RecentMap } from "../protocol/dedup.ts";
 import type { Message, Row } from "../protocol/messages.ts";
 import { RateLimiter } from "../protocol/rate_limit.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
-import { Retransmitter } from "../protocol/reliable.ts";
 import {
   chunkEncodedRows,
   encodeRow,
@@ -412,153 +407,6 @@ Deno.test("addressKey and sameAddress", () => {
   assert(sameAddress({ hostname: "h", port: 1 }, { hostname: "h", port: 1 }));
   assert(!sameAddress({ hostname: "h", port: 1 }, { hostname: "h", port: 2 }));
   assert(!sameAddress({ hostname: "h", port: 1 }, { hostname: "g", port: 1 }));
-});
-
-// ---------------------------------------------------------------------------
-// reliable.ts
-// ---------------------------------------------------------------------------
-
-const TO = { hostname: "127.0.0.1", port: 5000 };
-
-/** Runs a retransmitter's timer until `until`; returns send times and expiries. */
-function drive<C>(
-  r: Retransmitter<C>,
-  out: Datagram[],
-  until: number,
-): { sends: number[]; expired: { at: number; ctx: C }[] } {
-  const sends: number[] = [];
-  const expired: { at: number; ctx: C }[] = [];
-  for (;;) {
-    const t = r.nextTimer();
-    if (t === undefined || t > until) break;
-    const before = out.length;
-    for (const ctx of r.poll(t)) expired.push({ at: t, ctx });
-    for (let i = before; i < out.length; i++) sends.push(t);
-  }
-  return { sends, expired };
-}
-
-Deno.test("Retransmitter resends with exponential backoff inside the 500 ms window, then expires", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<string>(out);
-  assertEquals(r.rto, INITIAL_RTO_MS);
-  r.send(1, TO, new Uint8Array([1]), "req", 0);
-  assertEquals(out.length, 1);
-  assertEquals(r.nextTimer(), INITIAL_RTO_MS);
-  const { sends, expired } = drive(r, out, 10_000);
-  // 40, then gaps of 80 (the cap): six retransmissions, seven tries in all.
-  assertEquals(sends, [40, 120, 200, 280, 360, 440]);
-  assertEquals(expired, [{ at: 500, ctx: "req" }]);
-  assertEquals(r.retransmissions, 6);
-  assertEquals(r.size, 0);
-  assertEquals(r.nextTimer(), undefined);
-  for (const d of out) assertEquals(d, { to: TO, bytes: new Uint8Array([1]) });
-});
-
-Deno.test("Retransmitter: nothing expires before the deadline", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<string>(out);
-  r.send(1, TO, new Uint8Array([1]), "a", 1000);
-  assertEquals(r.poll(1499), []);
-  assert(r.has(1));
-  assertEquals(r.poll(1500), ["a"]);
-  assert(!r.has(1));
-});
-
-Deno.test("Retransmitter: bulk sends get a longer deadline and back off further", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<string>(out);
-  r.send(1, TO, new Uint8Array([1]), "bulk", 0, {
-    deadline: 5000,
-    maxBackoff: 1000,
-  });
-  const { sends, expired } = drive(r, out, 10_000);
-  assertEquals(sends, [40, 120, 280, 600, 1240, 2240, 3240, 4240]);
-  assertEquals(expired, [{ at: 5000, ctx: "bulk" }]);
-});
-
-Deno.test("Retransmitter matches an ACK only from the address the datagram went to", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<string>(out);
-  r.send(7, TO, new Uint8Array([1]), "x", 0);
-  assertEquals(r.ack(7, { ...TO, port: 5001 }, 10), undefined);
-  assertEquals(r.ack(8, TO, 10), undefined);
-  assert(r.has(7));
-  assertEquals(r.ack(7, TO, 10), { ctx: "x", elapsed: 10 });
-  assertEquals(r.ack(7, TO, 11), undefined, "an ACK is matched once");
-  assertEquals(r.poll(1000), []);
-});
-
-Deno.test("Retransmitter adapts its timeout (RFC 6298) within 20..80 ms, sampling first sends only", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<number>(out);
-  r.send(1, TO, new Uint8Array([1]), 1, 0);
-  r.ack(1, TO, 10); // srtt 10, rttvar 5: 10 + 20
-  assertEquals(r.rto, 30);
-  r.send(2, TO, new Uint8Array([1]), 2, 100);
-  assertEquals(r.nextTimer(), 130, "the next send uses the new timeout");
-  r.poll(130); // retransmitted: Karn's rule, no sample
-  r.ack(2, TO, 400);
-  assertEquals(r.rto, 30);
-
-  const fast = new Retransmitter<number>([]);
-  fast.send(1, TO, new Uint8Array([1]), 1, 0);
-  fast.ack(1, TO, 1);
-  assertEquals(fast.rto, MIN_RTO_MS);
-
-  const slow = new Retransmitter<number>([]);
-  slow.send(1, TO, new Uint8Array([1]), 1, 0);
-  slow.ack(1, TO, 300);
-  assertEquals(slow.rto, MAX_RTO_MS);
-
-  // Later samples are smoothed: 7/8 and 3/4.
-  const s = new Retransmitter<number>([]);
-  s.send(1, TO, new Uint8Array([1]), 1, 0);
-  s.ack(1, TO, 8); // srtt 8, rttvar 4 -> 24
-  s.send(2, TO, new Uint8Array([1]), 2, 100);
-  s.ack(2, TO, 116); // rttvar 0.75*4+0.25*8=5, srtt 7+2=9 -> 29
-  assertEquals(s.rto, 29);
-});
-
-Deno.test("Retransmitter: cancel forgets, a resend of a pending id restarts its window", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<string>(out);
-  r.send(1, TO, new Uint8Array([1]), "a", 0);
-  assertEquals(r.cancel(1), "a");
-  assertEquals(r.cancel(1), undefined);
-  assertEquals(r.nextTimer(), undefined);
-  assertEquals(r.poll(10_000), []);
-
-  r.send(2, TO, new Uint8Array([2]), "b", 0);
-  r.send(2, TO, new Uint8Array([3]), "b2", 300);
-  assertEquals(r.get(2), "b2");
-  assertEquals(r.poll(500), [], "the old deadline no longer applies");
-  assertEquals(r.poll(800), ["b2"]);
-  // The restarted send counts as a retransmission: its ACK is not sampled.
-  r.send(3, TO, new Uint8Array([4]), "c", 1000);
-  r.send(3, TO, new Uint8Array([4]), "c", 1001);
-  r.ack(3, TO, 1002);
-  assertEquals(r.rto, INITIAL_RTO_MS);
-});
-
-Deno.test("Retransmitter expires several datagrams in deadline order when its timer is kept", () => {
-  const out: Datagram[] = [];
-  const r = new Retransmitter<string>(out);
-  r.send(1, TO, new Uint8Array([1]), "late", 0, { deadline: 900 });
-  r.send(2, TO, new Uint8Array([1]), "early", 0, { deadline: 300 });
-  r.send(3, TO, new Uint8Array([1]), "mid", 0, { deadline: 600 });
-  assertEquals(drive(r, out, 1000).expired, [
-    { at: 300, ctx: "early" },
-    { at: 600, ctx: "mid" },
-    { at: 900, ctx: "late" },
-  ]);
-  // A late poll (a stalled process) expires them all at once; the order is
-  // then that of their pending retransmissions, not their deadlines.
-  const late = new Retransmitter<string>([]);
-  late.send(1, TO, new Uint8Array([1]), "a", 0, { deadline: 900 });
-  late.send(2, TO, new Uint8Array([1]), "b", 0, { deadline: 300 });
-  assertEquals(late.poll(1000).sort(), ["a", "b"]);
-  assertEquals(late.size, 0);
 });
 
 // ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@
  * generous safety net against hangs; nothing here measures time.
  */
 import { ClientState } from "../client/state.ts";
-import { type Machine, UdpDriver } from "../cli/udp_driver.ts";
+import type { Machine } from "../protocol/machine.ts";
+import { UdpDriver } from "../runtime/udp_driver.ts";
 import type { Address } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import { MAX_DATAGRAM_BYTES } from "../protocol/constants.ts";
@@ -27,7 +28,7 @@ interface Sim {
   name: string;
   port: number;
   state: ClientState;
-  driver: UdpDriver;
+  driver: UdpDriver<OutputEvent>;
   done: Promise<void>;
   events: OutputEvent[];
   /** Datagrams received, and how many of them were table parts. */
@@ -106,7 +107,7 @@ Deno.test("1,000 clients converge to the full table under 1,200 bytes a datagram
       } as unknown as Sim;
       // Every datagram is measured on its way in. (The driver receives into
       // one reused 65,507-byte buffer, so an oversized one would show here.)
-      const machine: Machine = {
+      const machine: Machine<OutputEvent> = {
         receiveDatagram: (bytes, from, now) => {
           if (bytes.length > largest) largest = bytes.length;
           sim.received++;

@@ -1,10 +1,10 @@
-import { LineEditor } from "../client/_line_editor.ts";
+import { LineEditor } from "../runtime/line_editor.ts";
 import {
   formatLine,
   openTerminal,
   sanitize,
   type TerminalOptions,
-} from "../client/terminal.ts";
+} from "../runtime/terminal.ts";
 import type { OutputEvent } from "../protocol/events.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 
@@ -450,7 +450,7 @@ async function printInChild(
   const env = Deno.env.toObject();
   delete env.NO_COLOR;
   if (noColor !== undefined) env.NO_COLOR = noColor;
-  const module = new URL("../client/terminal.ts", import.meta.url).href;
+  const module = new URL("../runtime/terminal.ts", import.meta.url).href;
   const code = `
     import { openTerminal } from ${JSON.stringify(module)};
     const t = openTerminal({

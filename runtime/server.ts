@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { bindFailed } from "../cli/bind_error.ts";
-import { UdpDriver } from "../cli/udp_driver.ts";
-import { readLines } from "../cli/stdin_lines.ts";
+import { bindFailed } from "./bind_error.ts";
+import { UdpDriver } from "./udp_driver.ts";
+import { readLines } from "./stdin_lines.ts";
 import type { OutputEvent } from "../protocol/events.ts";
-import { type ServerLimits, ServerState } from "./state.ts";
+import { type ServerLimits, ServerState } from "../server/state.ts";
 
 /** Options for {@linkcode runServer}. */
 export interface RunServerOptions {

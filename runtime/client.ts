@@ -10,10 +10,11 @@ import {
   EXIT_SAVED,
   EXIT_UNKNOWN_USER,
 } from "../cli/exit_codes.ts";
-import { UdpDriver } from "../cli/udp_driver.ts";
-import { bindFailed } from "../cli/bind_error.ts";
+import { UdpDriver } from "./udp_driver.ts";
+import { bindFailed } from "./bind_error.ts";
 import type { Address } from "../protocol/address.ts";
-import { ClientState } from "./state.ts";
+import type { OutputEvent } from "../protocol/events.ts";
+import { ClientState } from "../client/state.ts";
 import { openTerminal } from "./terminal.ts";
 
 /** Options for {@linkcode runClient}. */
@@ -120,7 +121,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     }
     if (inputEnded) finish(EXIT_OK);
   };
-  const driver = new UdpDriver(conn, state, {
+  const driver: UdpDriver<OutputEvent> = new UdpDriver(conn, state, {
     print: (e) => terminal.print(e),
     afterStep,
   });

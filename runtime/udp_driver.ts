@@ -5,29 +5,14 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { Address } from "../protocol/address.ts";
 import { MAX_UDP_PAYLOAD } from "../protocol/constants.ts";
 import type { Datagram } from "../protocol/datagram.ts";
-import type { OutputEvent } from "../protocol/events.ts";
-
-/** What the driver needs from a state machine. */
-export interface Machine {
-  /** Handles one received datagram. */
-  receiveDatagram(bytes: Uint8Array, from: Address, now: number): void;
-  /** Handles the timer. */
-  handleTimer(now: number): void;
-  /** The next timer deadline. */
-  getTimer(): number | undefined;
-  /** Datagrams to send. */
-  datagramsToSend(): Datagram[];
-  /** Lines to print. */
-  events(): OutputEvent[];
-}
+import type { Machine } from "../protocol/machine.ts";
 
 /** Options for {@linkcode UdpDriver}. */
-export interface DriverOptions {
-  /** Prints the machine's output. */
-  print: (event: OutputEvent) => void;
+export interface DriverOptions<E> {
+  /** Shows one of the machine's events. */
+  print: (event: E) => void;
   /** Called after every step, e.g. to see whether the machine wants to exit. */
   afterStep?: () => void;
   /** The clock (default `Date.now`). */
@@ -41,10 +26,10 @@ const SEND_BATCH = 32;
  * Runs a machine on a socket: receives into one reused buffer, arms one timer
  * at the machine's deadline, and sends its datagrams in order.
  */
-export class UdpDriver {
+export class UdpDriver<E> {
   #conn: Deno.DatagramConn;
-  #machine: Machine;
-  #options: DriverOptions;
+  #machine: Machine<E>;
+  #options: DriverOptions<E>;
   #now: () => number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt: number | undefined;
@@ -62,8 +47,8 @@ export class UdpDriver {
    */
   constructor(
     conn: Deno.DatagramConn,
-    machine: Machine,
-    options: DriverOptions,
+    machine: Machine<E>,
+    options: DriverOptions<E>,
   ) {
     this.#conn = conn;
     this.#machine = machine;

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { readLines } from "../cli/stdin_lines.ts";
+import { readLines } from "./stdin_lines.ts";
 import type { EventKind, OutputEvent } from "../protocol/events.ts";
-import { LineEditor } from "./_line_editor.ts";
+import { LineEditor } from "./line_editor.ts";
 
 /** The prompt, as the seed prints it. */
 export const PROMPT = ">>> ";
