@@ -1,0 +1,89 @@
+/**
+ * The offline store's interface: what the server core asks of a store and
+ * what it learns back. The core never calls a store: it emits
+ * {@linkcode StoreRequest}s and takes {@linkcode StoreResult}s as input, so a
+ * store across the network (NATS JetStream) plugs in without making the core
+ * asynchronous. Messages are keyed by their id, never by object identity.
+ *
+ * @module
+ */
+
+/** One message saved for an Offline user. */
+export interface StoredMessage {
+  /**
+   * Unique id of the stored copy, made by the server that saved it
+   * (for example `<boot id>-<sequence>`). Deletion goes by this id.
+   */
+  id: string;
+  /** The recipient's name. */
+  to: string;
+  /** The sender's name. */
+  from: string;
+  /** Whether it was a group message (`send_all`). */
+  group: boolean;
+  /** The whole text (at most 16 KiB of UTF-8). */
+  text: string;
+  /** The sender's message key, for duplicate detection at the recipient. */
+  messageKey: string;
+  /** Server time stamp when it was saved, `YYYY-MM-DD HH:MM:SS`. */
+  savedAt: string;
+}
+
+/** What the core asks a store to do. */
+export type StoreRequest =
+  | {
+    /** Save one message; answered by a `save` result. */
+    op: "save";
+    /** The message, with its id. */
+    message: StoredMessage;
+  }
+  | {
+    /** Delete one delivered message; answered by a `delete` result. */
+    op: "delete";
+    /** The recipient (stores may keep one subject per recipient). */
+    to: string;
+    /** The stored copy's id. */
+    id: string;
+  };
+
+/**
+ * Why a store refused a save: `full` when a limit of the store refuses it
+ * (per recipient, per sender or in total), `unavailable` when the store could
+ * not be reached or did not confirm the write.
+ */
+export type StoreRefusal = "full" | "unavailable";
+
+/** What a store answers, fed back to the core as input. */
+export type StoreResult =
+  | {
+    /** Answer to a `save` request. */
+    op: "save";
+    /** The message's id. */
+    id: string;
+    /** The recipient. */
+    to: string;
+    /** `saved` only once the store has the message (durably, for a durable store). */
+    outcome: "saved" | StoreRefusal;
+  }
+  | {
+    /** Answer to a `delete` request. */
+    op: "delete";
+    /** The message's id. */
+    id: string;
+    /** The recipient. */
+    to: string;
+    /** `deleted` (also when it was already gone) or `unavailable`. */
+    outcome: "deleted" | "unavailable";
+  };
+
+/** Limits of a store: counts of messages, text sizes in UTF-16 code units. */
+export interface StoreLimits {
+  /** Most messages saved per recipient. */
+  perUser: number;
+  /** Most text saved per recipient, in UTF-16 code units. */
+  bytesPerUser: number;
+  /** Most messages saved in total. */
+  total: number;
+  /** Most text saved in total, in UTF-16 code units. */
+  bytesTotal: number;
+}
