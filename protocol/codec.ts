@@ -102,23 +102,29 @@ function drop(reason: DropReason): DecodeResult {
 const TOKEN_MAX = 64;
 const KEY_MAX = 80;
 const STAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
-const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  "bad_name",
-  "name_in_use",
-  "not_registered",
-  "unknown_user",
-  "full",
-  "too_big",
-  "offline",
-]);
-const NOTE_KINDS: ReadonlySet<string> = new Set<NoteKind>([
-  "noack",
-  "dlv",
-  "rcv",
-  "saved",
-  "refused",
-  "done",
-]);
+// Every code and kind once; the Record type makes the compiler check that
+// each list matches its union exactly.
+const ERROR_CODE_SET: Readonly<Record<ErrorCode, true>> = {
+  bad_name: true,
+  name_in_use: true,
+  not_registered: true,
+  unknown_user: true,
+  full: true,
+  too_big: true,
+  offline: true,
+  store_unavailable: true,
+};
+const NOTE_KIND_SET: Readonly<Record<NoteKind, true>> = {
+  noack: true,
+  dlv: true,
+  rcv: true,
+  saved: true,
+  refused: true,
+  done: true,
+};
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_CODE_SET));
+const NOTE_KINDS: ReadonlySet<string> = new Set(Object.keys(NOTE_KIND_SET));
+const BOOT_MAX = 16;
 
 function stamp(o: Fields, key: string): string | undefined {
   const v = str(o, key, 19);
@@ -208,7 +214,8 @@ function readMessage(o: Fields): Message | undefined | "type" {
         ? undefined
         : { t, id, tok, to, ...p };
     }
-    case "sync": {
+    case "sync":
+    case "ka": {
       const tok = str(o, "tok", TOKEN_MAX);
       return tok === undefined ? undefined : { t, id, tok };
     }
@@ -216,10 +223,12 @@ function readMessage(o: Fields): Message | undefined | "type" {
       const r = o.r;
       if (r !== undefined && r !== "saved" && r !== "pending") return undefined;
       const at = optional(o, "at", stamp);
-      if (!at.ok) return undefined;
+      const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
+      if (!at.ok || !boot.ok) return undefined;
       const m: Message = { t, id };
       if (r !== undefined) m.r = r;
       if (at.value !== undefined) m.at = at.value;
+      if (boot.value !== undefined) m.boot = boot.value;
       return m;
     }
     case "retry": {
@@ -230,18 +239,24 @@ function readMessage(o: Fields): Message | undefined | "type" {
       const tok = str(o, "tok", TOKEN_MAX);
       const off = uint(o, "off");
       const o0 = optional(o, "o0", uint);
-      if (tok === undefined || off === undefined || !o0.ok) return undefined;
+      const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
+      if (tok === undefined || off === undefined || !o0.ok || !boot.ok) {
+        return undefined;
+      }
       const m: Message = { t, id, tok, off };
       if (o0.value !== undefined) m.o0 = o0.value;
+      if (boot.value !== undefined) m.boot = boot.value;
       return m;
     }
     case "err": {
       const code = o.code;
       if (typeof code !== "string" || !ERROR_CODES.has(code)) return undefined;
       const nm = optional(o, "name", name);
-      if (!nm.ok) return undefined;
+      const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
+      if (!nm.ok || !boot.ok) return undefined;
       const m: Message = { t, id, code: code as ErrorCode };
       if (nm.value !== undefined) m.name = nm.value;
+      if (boot.value !== undefined) m.boot = boot.value;
       return m;
     }
     case "tbl": {
@@ -305,21 +320,29 @@ function readMessage(o: Fields): Message | undefined | "type" {
   }
 }
 
-/** The `t` of every message type of this protocol version. */
-export const MESSAGE_TYPES: readonly MessageType[] = [
-  "reg",
-  "dereg",
-  "all",
-  "save",
-  "sync",
-  "ack",
-  "retry",
-  "welcome",
-  "err",
-  "tbl",
-  "msg",
-  "note",
-  "ping",
-];
+const MESSAGE_TYPE_SET: Readonly<Record<MessageType, true>> = {
+  reg: true,
+  dereg: true,
+  all: true,
+  save: true,
+  sync: true,
+  ka: true,
+  ack: true,
+  retry: true,
+  welcome: true,
+  err: true,
+  tbl: true,
+  msg: true,
+  note: true,
+  ping: true,
+};
+
+/**
+ * The `t` of every message type of this protocol version, derived from the
+ * {@linkcode Message} union (the compiler checks the list is complete).
+ */
+export const MESSAGE_TYPES: readonly MessageType[] = Object.keys(
+  MESSAGE_TYPE_SET,
+) as MessageType[];
 
 const KNOWN: ReadonlySet<string> = new Set(MESSAGE_TYPES);

@@ -53,6 +53,19 @@ export interface SaveMessage extends TextPart {
   to: string;
 }
 
+/**
+ * Client to server: a keepalive, sent every 15 to 25 s while the client has
+ * nothing else for the server. It keeps NAT mappings open and lets the client
+ * learn within one interval that the server restarted (another `boot` in the
+ * answer) or forgot it (`not_registered`) or marked it Offline (`offline`).
+ * Answered by an `ack` carrying `boot`, smaller than the keepalive itself.
+ */
+export interface KeepaliveMessage {
+  t: "ka";
+  id: number;
+  tok: string;
+}
+
 /** Client to server: ask for a full table snapshot. */
 export interface SyncMessage {
   t: "sync";
@@ -68,6 +81,8 @@ export interface AckMessage {
   r?: "saved" | "pending";
   /** Server time stamp `YYYY-MM-DD HH:MM:SS`. */
   at?: string;
+  /** The server instance's boot id (answers to `ka`): changes on every restart. */
+  boot?: string;
 }
 
 /** Server to client: prove you can receive at your address; resend `reg` with this cookie. */
@@ -86,6 +101,8 @@ export interface WelcomeMessage {
   off: number;
   /** The offline-list index (`o`) of the first of them; later ones count up. */
   o0?: number;
+  /** The server instance's boot id: changes on every restart of the server. */
+  boot?: string;
 }
 
 /** Why the server refused a request. */
@@ -96,7 +113,8 @@ export type ErrorCode =
   | "unknown_user"
   | "full"
   | "too_big"
-  | "offline";
+  | "offline"
+  | "store_unavailable";
 
 /** Server to client: the request with this id was refused. */
 export interface ErrMessage {
@@ -105,6 +123,8 @@ export interface ErrMessage {
   code: ErrorCode;
   /** The name the error is about, when there is one. */
   name?: string;
+  /** The server instance's boot id, so a client can tell a restart from a refusal. */
+  boot?: string;
 }
 
 /**
@@ -173,6 +193,7 @@ export type Message =
   | AllMessage
   | SaveMessage
   | SyncMessage
+  | KeepaliveMessage
   | AckMessage
   | RetryMessage
   | WelcomeMessage

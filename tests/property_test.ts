@@ -173,6 +173,7 @@ function messagesOf(p: Pools): Arb<Message> {
     rec("all", { id: p.id, tok: p.tok }, [], part),
     rec("save", { id: p.id, tok: p.tok, to: p.name }, [], part),
     rec("sync", { id: p.id, tok: p.tok }),
+    rec("ka", { id: p.id, tok: p.tok }),
     rec("ack", {
       id: p.id,
       r: fc.constantFrom("saved", "pending"),
@@ -249,6 +250,7 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     text: "text",
   },
   sync: { id: "uint", tok: "str64" },
+  ka: { id: "uint", tok: "str64" },
   ack: { id: "uint", r: "r", at: "stamp" },
   retry: { id: "uint", ck: "str64" },
   welcome: { id: "uint", tok: "str64", off: "uint", o0: "uint" },
@@ -461,6 +463,7 @@ function requiredFields(m: Message): string[] {
     case "save":
       return ["id", "tok", "to", "k", "pi", "pn", "text"];
     case "sync":
+    case "ka":
       return ["id", "tok"];
     case "retry":
       return ["id", "ck"];
