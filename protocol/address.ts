@@ -48,3 +48,26 @@ export function addressKey(address: Address): string {
 export function sameAddress(a: Address, b: Address): boolean {
   return a.port === b.port && a.hostname === b.hostname;
 }
+
+const MAPPED_IPV4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/**
+ * The IPv4 address inside an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2),
+ * as a dual-stack socket reports IPv4 peers; any other address unchanged.
+ * Tables and keys then show an IPv4 client as the seed does (`127.0.0.1`).
+ *
+ * @param hostname An IP address literal.
+ * @returns `a.b.c.d` for `::ffff:a.b.c.d`, otherwise `hostname`.
+ *
+ * @example Usage
+ * ```ts
+ * import { unmapIPv4 } from "./address.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(unmapIPv4("::ffff:127.0.0.1"), "127.0.0.1");
+ * assertEquals(unmapIPv4("::1"), "::1");
+ * ```
+ */
+export function unmapIPv4(hostname: string): string {
+  const m = MAPPED_IPV4.exec(hostname);
+  return m === null ? hostname : m[1];
+}

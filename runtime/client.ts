@@ -12,6 +12,7 @@ import {
 } from "../cli/exit_codes.ts";
 import { UdpDriver } from "./udp_driver.ts";
 import { bindFailed } from "./bind_error.ts";
+import { listenUdp } from "./listen.ts";
 import type { Address } from "../protocol/address.ts";
 import type { OutputEvent } from "../protocol/events.ts";
 import { ClientState } from "../client/state.ts";
@@ -80,11 +81,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
   const server: Address = { hostname: serverHost, port: options.serverPort };
   let conn: Deno.DatagramConn;
   try {
-    conn = Deno.listenDatagram({
-      transport: "udp",
-      hostname: serverHost.includes(":") ? "::" : "0.0.0.0",
-      port: options.clientPort,
-    });
+    conn = listenUdp(options.clientPort);
   } catch (e) {
     return bindFailed(e, options.clientPort);
   }

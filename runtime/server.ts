@@ -5,6 +5,7 @@
  * @module
  */
 import { bindFailed } from "./bind_error.ts";
+import { listenUdp } from "./listen.ts";
 import { UdpDriver } from "./udp_driver.ts";
 import { readLines } from "./stdin_lines.ts";
 import type { OutputEvent } from "../protocol/events.ts";
@@ -14,7 +15,7 @@ import { type ServerLimits, ServerState } from "../server/state.ts";
 export interface RunServerOptions {
   /** UDP port to listen on. */
   port: number;
-  /** Address to bind (default `0.0.0.0`). */
+  /** The one address to bind (default: `::` and `0.0.0.0`, dual-stack). */
   hostname?: string;
   /** Print one JSON object per event instead of text lines. */
   json?: boolean;
@@ -65,11 +66,7 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   const print = (e: OutputEvent) => printServerEvent(e, { json });
   let conn: Deno.DatagramConn;
   try {
-    conn = Deno.listenDatagram({
-      transport: "udp",
-      hostname: options.hostname ?? "0.0.0.0",
-      port: options.port,
-    });
+    conn = listenUdp(options.port, { hostname: options.hostname });
   } catch (e) {
     return bindFailed(e, options.port);
   }

@@ -8,6 +8,7 @@ import { setImmediate } from "node:timers";
 import { MAX_UDP_PAYLOAD } from "../protocol/constants.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import type { Machine } from "../protocol/machine.ts";
+import { unmapIPv4 } from "../protocol/address.ts";
 
 /** Options for {@linkcode UdpDriver}. */
 export interface DriverOptions<E> {
@@ -86,7 +87,7 @@ export class UdpDriver<E> {
       const from = addr as Deno.NetAddr;
       // The datagram is a view into the reused buffer: the machine copies what it keeps.
       this.#machine.receiveDatagram(data, {
-        hostname: from.hostname,
+        hostname: unmapIPv4(from.hostname),
         port: from.port,
       }, this.#now());
       this.step();
