@@ -21,6 +21,8 @@ import { UdpDriver } from "../runtime/udp_driver.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { MAX_DATAGRAM_BYTES } from "../protocol/constants.ts";
 import type { OutputEvent } from "../protocol/events.ts";
+import { describeClientEvent } from "../protocol/lines.ts";
+import type { ClientEvent } from "../client/mod.ts";
 import type { NoteMessage } from "../protocol/messages.ts";
 import {
   closeAll,
@@ -261,7 +263,7 @@ function echoSockets(port: number, count: number) {
 
 interface Real {
   state: ClientState;
-  driver: UdpDriver<OutputEvent>;
+  driver: UdpDriver<ClientEvent>;
   done: Promise<void>;
   next: (test: (e: OutputEvent) => boolean) => Promise<OutputEvent>;
 }
@@ -282,7 +284,8 @@ async function realClient(name: string, sp: number): Promise<Real> {
     resolve: (e: OutputEvent) => void;
   }[] = [];
   const driver = new UdpDriver(conn, state, {
-    print: (e) => {
+    print: (event) => {
+      const e = describeClientEvent(event);
       const i = waiters.findIndex((w) => w.test(e));
       if (i >= 0) waiters.splice(i, 1)[0].resolve(e);
     },

@@ -1,10 +1,27 @@
 /**
- * Parsing of the lines a person types into chat commands. Pure.
+ * Parsing of the lines a person types into chat commands. Pure; the words
+ * of `help` and of the usage errors are in `protocol/lines.ts`.
  *
  * @module
  */
 
-/** A parsed chat command. */
+/** The name of every chat command, in the order `help` lists them. */
+export const COMMAND_NAMES = [
+  "send",
+  "send_all",
+  "dereg",
+  "reg",
+  "help",
+  "exit",
+] as const;
+
+/** A chat command's first word. */
+export type CommandName = typeof COMMAND_NAMES[number];
+
+/**
+ * A parsed chat command: one of the commands, an empty line, a command
+ * whose arguments are missing or extra (`usage`), or an unknown first word.
+ */
 export type Command =
   | { cmd: "send"; to: string; text: string }
   | { cmd: "send_all"; text: string }
@@ -13,24 +30,15 @@ export type Command =
   | { cmd: "help" }
   | { cmd: "exit" }
   | { cmd: "empty" }
-  | { cmd: "invalid"; error: string };
-
-/** Every command with an example, as `help` prints it. */
-export const COMMAND_HELP: readonly string[] = [
-  "send NAME MESSAGE   private message, peer to peer   e.g. send userB hi there",
-  "send_all MESSAGE    group message through the server  e.g. send_all hello all",
-  "dereg NAME          go Offline (your own name)        e.g. dereg userA",
-  "reg NAME            come back Online                  e.g. reg userA",
-  "help                this list",
-  "exit                quit without deregistering (as Ctrl+C)",
-];
+  | { cmd: "usage"; command: CommandName }
+  | { cmd: "unknown"; word: string };
 
 /**
  * Parses one typed line. The first token is the command; for `send` the
  * second is the recipient and everything after it, as typed, is the message.
  *
  * @param line The line, without its newline.
- * @returns The command, or why it is invalid.
+ * @returns The command, or why it is not one.
  *
  * @example Usage
  * ```ts
@@ -49,33 +57,30 @@ export function parseCommand(line: string): Command {
     case "send": {
       const s = /^(\S+)(?:\s([\s\S]*))?$/.exec(rest);
       if (s === null || s[2] === undefined || s[2].trim() === "") {
-        return { cmd: "invalid", error: "[Usage: send NAME MESSAGE]" };
+        return { cmd: "usage", command: "send" };
       }
       return { cmd: "send", to: s[1], text: s[2] };
     }
     case "send_all":
       if (rest.trim() === "") {
-        return { cmd: "invalid", error: "[Usage: send_all MESSAGE]" };
+        return { cmd: "usage", command: "send_all" };
       }
       return { cmd: "send_all", text: rest };
     case "dereg":
     case "reg": {
       const name = rest.trim();
       if (name === "" || /\s/.test(name)) {
-        return { cmd: "invalid", error: `[Usage: ${word} NAME]` };
+        return { cmd: "usage", command: word };
       }
       return { cmd: word, name };
     }
     case "help":
     case "exit":
       if (rest.trim() !== "") {
-        return { cmd: "invalid", error: `[Usage: ${word}]` };
+        return { cmd: "usage", command: word };
       }
       return { cmd: word };
     default:
-      return {
-        cmd: "invalid",
-        error: `[Unknown command: ${word}. Type help for the list.]`,
-      };
+      return { cmd: "unknown", word };
   }
 }

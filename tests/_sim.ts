@@ -8,8 +8,9 @@
 import { type Address, addressKey } from "../protocol/address.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import type { OutputEvent } from "../protocol/events.ts";
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import { type ServerLimits, ServerState } from "../server/state.ts";
+import { describeServerEvent } from "../protocol/server_lines.ts";
 
 /** A state machine the network can drive. */
 export interface Node {
@@ -95,9 +96,14 @@ export class FakeNet {
     this.#random = prng(this.#link.seed);
   }
 
-  /** Adds a node at an address. */
-  add<T extends Node>(addr: Address, node: T): T {
-    this.#nodes.set(addressKey(addr), { node, addr, lines: [], events: [] });
+  /** Adds a node at an address (a server's events are shown in its words). */
+  add<T extends Node | ServerState>(addr: Address, node: T): T {
+    this.#nodes.set(addressKey(addr), {
+      node: node instanceof ServerState ? describedServer(node) : node,
+      addr,
+      lines: [],
+      events: [],
+    });
     this.#collect();
     return node;
   }
@@ -200,6 +206,18 @@ export class FakeNet {
       }
     }
   }
+}
+
+/** A server whose typed events come out as the lines it prints. */
+function describedServer(server: ServerState): Node {
+  return {
+    receiveDatagram: (bytes, from, now) =>
+      server.receiveDatagram(bytes, from, now),
+    handleTimer: (now) => server.handleTimer(now),
+    getTimer: () => server.getTimer(),
+    datagramsToSend: () => server.datagramsToSend(),
+    events: () => server.events().map(describeServerEvent),
+  };
 }
 
 /** The server's address in simulations. */

@@ -3,7 +3,7 @@
  * the server and the peers by hand, with an explicit clock, and reads exactly
  * what the client sends and prints. No network, no sockets.
  */
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import type { Address } from "../protocol/address.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import type { OutputEvent } from "../protocol/events.ts";
@@ -1352,4 +1352,54 @@ Deno.test("ClientState on the fake network: a peer reachable only through the se
     "userA: one",
     "userA: two",
   ]);
+});
+
+// ---------------------------------------------------------------------------
+// Typed events (their words are asserted in lines_test.ts)
+// ---------------------------------------------------------------------------
+
+Deno.test("ClientState reports typed events, and its exit as a reason", () => {
+  const h = new Harness();
+  h.start();
+  const reg = h.lastRequest();
+  h.fromServer({ t: "welcome", id: reg.id, tok: TOK, off: 0 });
+  h.snapshot(ROWS, 1);
+  assertEquals(h.c.log, [
+    { type: "welcome", name: "userA" },
+    { type: "table_updated", version: 1 },
+    { type: "table", rows: ROWS, changed: ROWS },
+  ]);
+  h.c.log.length = 0;
+  h.type("send userB hi");
+  const [msg] = only(to(h.take(), B), "msg");
+  h.recv(B, { t: "ack", id: msg.id });
+  h.type("send userB " + "x".repeat(16_385));
+  h.type("frobnicate");
+  assertEquals(h.c.log, [
+    { type: "sent", to: "userB" },
+    { type: "received", by: "userB" },
+    { type: "too_long", bytes: 16_385 },
+    { type: "unknown_command", word: "frobnicate" },
+  ]);
+  assertEquals(h.c.exit, undefined);
+  h.type("exit");
+  assertEquals(h.c.exit, { type: "exit", reason: "done" });
+});
+
+Deno.test("ClientState: the server gone is an exit for server_not_responding", () => {
+  const h = new Harness();
+  h.online();
+  h.c.log.length = 0;
+  h.type("dereg userA");
+  h.advance(3_000);
+  assertEquals(h.c.log.map((e) => e.type), [
+    "retrying",
+    "retrying",
+    "retrying",
+    "retrying",
+    "retrying",
+    "server_not_responding",
+    "exiting",
+  ]);
+  assertEquals(h.c.exit, { type: "exit", reason: "server_not_responding" });
 });

@@ -29,7 +29,7 @@ import type {
   NoteKind,
   TableMessage,
 } from "../protocol/messages.ts";
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import { ServerState } from "../server/state.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { chat, clientAddr, FakeNet, seededBytes, SERVER } from "./_sim.ts";

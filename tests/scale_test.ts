@@ -16,6 +16,7 @@ import type { Address } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import { MAX_DATAGRAM_BYTES } from "../protocol/constants.ts";
 import type { OutputEvent } from "../protocol/events.ts";
+import { describeClientEvent } from "../protocol/lines.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { freePort, serverStats, startServer } from "./_proc.ts";
 
@@ -121,7 +122,7 @@ Deno.test("1,000 clients converge to the full table under 1,200 bytes a datagram
         handleTimer: (now) => state.handleTimer(now),
         getTimer: () => state.getTimer(),
         datagramsToSend: () => state.datagramsToSend(),
-        events: () => state.events(),
+        events: () => state.events().map(describeClientEvent),
       };
       sim.driver = new UdpDriver(conn, machine, {
         print: (e) => {

@@ -10,7 +10,7 @@
  * and leftover `>>> ` prompts. Messages carry no trailing space (the seed's
  * `userC: hi ` is Python's `print` separator).
  */
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import type { Address } from "../protocol/address.ts";
 import { assertEquals } from "./_assert.ts";
 import { chat, clientAddr, seededBytes, SERVER } from "./_sim.ts";

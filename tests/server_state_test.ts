@@ -7,8 +7,9 @@ import type { Address } from "../protocol/address.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import type { Message, Row } from "../protocol/messages.ts";
 import { type ServerLimits, ServerState } from "../server/state.ts";
+import { describeServerEvent } from "../protocol/server_lines.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import { chat, clientAddr, prng, seededBytes, SERVER } from "./_sim.ts";
 
 const T0 = 1_700_000_000_000;
@@ -130,7 +131,9 @@ class Harness {
         acks.push([d.to, r.message.id]);
       }
     }
-    for (const e of this.server.events()) this.lines.push(e.text);
+    for (const e of this.server.events()) {
+      this.lines.push(describeServerEvent(e).text);
+    }
     for (const [to, id] of acks) this.ack(to, id);
   }
 }

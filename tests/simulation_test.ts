@@ -20,7 +20,7 @@
  * tags every line with the key of the datagram that caused it (a `note`'s
  * `ref`, an `ack`'s request).
  */
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import { type Address, sameAddress } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";

@@ -2,7 +2,7 @@
  * The chat's rules, driven through the real server and client state machines
  * on a fake network with a fake clock: no sockets, no sleeps.
  */
-import { ClientState } from "../client/state.ts";
+import { ClientState } from "./_client.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";

@@ -1,0 +1,129 @@
+/**
+ * What the client's parts share: who this client is, the one outbox and
+ * retransmitter, fresh ids and message keys, the phase, and what it reports
+ * (events, drops, outcomes, the decision to exit).
+ *
+ * @module
+ */
+import type { Address } from "../protocol/address.ts";
+import { encodeMessage } from "../protocol/codec.ts";
+import { Outbox } from "../protocol/machine.ts";
+import { Retransmitter } from "../protocol/reliable.ts";
+import type {
+  ClientDropReason,
+  ClientEvent,
+  ClientExit,
+  ClientExitReason,
+  ClientPhase,
+  Outcomes,
+} from "./events.ts";
+
+/** Options for the client: {@linkcode ClientContext} and `ClientState`. */
+export interface ClientOptions {
+  /** This user's name. */
+  name: string;
+  /** The server's address (an IP literal). */
+  server: Address;
+  /** Random bytes, for the session nonce and the first request id. */
+  random: (length: number) => Uint8Array;
+}
+
+/**
+ * The state every part of the client reads or reports to. One per client.
+ *
+ * @example Usage
+ * ```ts
+ * import { ClientContext } from "./context.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const ctx = new ClientContext({
+ *   name: "userA",
+ *   server: { hostname: "127.0.0.1", port: 5000 },
+ *   random: (n) => new Uint8Array(n),
+ * });
+ * assertEquals(ctx.nextKey(), "userA:0000000000:1");
+ * ctx.emit({ type: "group_ack" });
+ * assertEquals(ctx.takeEvents(), [{ type: "group_ack" }]);
+ * ```
+ */
+export class ClientContext {
+  /** This user's name. */
+  readonly name: string;
+  /** The server's address. */
+  readonly server: Address;
+  /** The datagrams to send, in the order they were made. */
+  readonly out: Outbox = new Outbox();
+  /** Retransmits every reliable datagram until its ACK or its deadline. */
+  readonly retransmitter: Retransmitter;
+  /** Counts of what became of this client's messages. */
+  readonly outcomes: Outcomes = { delivered: 0, saved: 0, refused: 0 };
+  /** Dropped datagrams by reason. */
+  readonly dropped: Partial<Record<ClientDropReason, number>> = {};
+  /** Where the client is in its life. */
+  phase: ClientPhase = "registering";
+  #exit: ClientExit | undefined;
+  #events: ClientEvent[] = [];
+  #nextId: number;
+  // `name:session:`, the session a random nonce: message keys are unique
+  // across this user's runs, so receivers never take a new message for a copy.
+  #keyPrefix: string;
+  #seq = 0;
+
+  /**
+   * Makes the shared state of a new client: phase `registering`, the
+   * first id and the session nonce drawn from the random bytes.
+   *
+   * @param options Name, server address and randomness.
+   */
+  constructor(options: ClientOptions) {
+    this.name = options.name;
+    this.server = options.server;
+    this.retransmitter = new Retransmitter(this.out);
+    const r = options.random(8);
+    this.#nextId = ((r[0] << 16) | (r[1] << 8) | r[2]) * 64 + 1;
+    const session = [...r.subarray(3, 8)].map((b) =>
+      b.toString(16).padStart(2, "0")
+    ).join("");
+    this.#keyPrefix = `${this.name}:${session}:`;
+  }
+
+  /** The decision to exit, once made. */
+  get exit(): ClientExit | undefined {
+    return this.#exit;
+  }
+
+  /** A fresh datagram id. */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** A fresh message key (`name:session:seq`). */
+  nextKey(): string {
+    return `${this.#keyPrefix}${++this.#seq}`;
+  }
+
+  /** Reports an event to show. */
+  emit(event: ClientEvent): void {
+    this.#events.push(event);
+  }
+
+  /** Takes the events reported so far. */
+  takeEvents(): ClientEvent[] {
+    return this.#events.splice(0);
+  }
+
+  /** Counts a dropped datagram. */
+  drop(reason: ClientDropReason): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  /** Queues the ACK of a reliable datagram. */
+  sendAck(id: number, to: Address): void {
+    this.out.push({ to, bytes: encodeMessage({ t: "ack", id }) });
+  }
+
+  /** Decides to exit: nothing more is handled. */
+  exitWith(reason: ClientExitReason): void {
+    this.phase = "exited";
+    this.#exit = { type: "exit", reason };
+  }
+}

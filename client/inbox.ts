@@ -1,0 +1,187 @@
+/**
+ * Messages to this user: datagrams seen before are recognised (and only
+ * ACKed again), parts are reassembled, a message is shown once whatever
+ * path it came by, and the offline list after a `reg` is printed in the
+ * order the server saved it, under its header (`SEMANTICS.md`, "dereg NAME /
+ * reg NAME").
+ *
+ * @module
+ */
+import { type Address, addressKey } from "../protocol/address.ts";
+import { RecentMap } from "../protocol/dedup.ts";
+import type { ChatMessage, WelcomeMessage } from "../protocol/messages.ts";
+import { Reassembler } from "../protocol/reassembly.ts";
+import {
+  REASSEMBLY_MAX_BUFFERED,
+  SEEN_IDS_CAPACITY,
+  SEEN_KEYS_CAPACITY,
+  SEEN_KEYS_TTL_MS,
+} from "./constants.ts";
+import type { ClientContext } from "./context.ts";
+import type { ClientEvent } from "./events.ts";
+import type { TableReplica } from "./table_replica.ts";
+
+/** Where and when a datagram arrived. */
+export interface Arrival {
+  /** The sender's address. */
+  from: Address;
+  /** The time it arrived (ms). */
+  now: number;
+}
+
+/** The parts an {@linkcode Inbox} works with. */
+export interface InboxOptions {
+  /** Whether the first table after the welcome was shown. */
+  table: TableReplica;
+  /** Whether a `reg` is queued or under way (and may announce a list). */
+  regPending: () => boolean;
+}
+
+/** What is printed instead of an offline-list entry shown before. */
+const SHOWN_BEFORE = null;
+
+/** Incoming messages and the offline list. */
+export class Inbox {
+  #ctx: ClientContext;
+  #options: InboxOptions;
+  #seenIds = new RecentMap<string, true>({ capacity: SEEN_IDS_CAPACITY });
+  #seenKeys = new RecentMap<string, true>({
+    ttl: SEEN_KEYS_TTL_MS,
+    capacity: SEEN_KEYS_CAPACITY,
+  });
+  #reassembler = new Reassembler({ maxBuffered: REASSEMBLY_MAX_BUFFERED });
+  // The offline list: entries `#next` to `#end` are still to be shown.
+  #next = 1;
+  #end = 0;
+  #entries = new Map<number, ClientEvent | typeof SHOWN_BEFORE>();
+  #headerShown = false;
+
+  /**
+   * Makes an empty inbox.
+   *
+   * @param ctx The client's shared state.
+   * @param options The table and whether a `reg` is under way.
+   */
+  constructor(ctx: ClientContext, options: InboxOptions) {
+    this.#ctx = ctx;
+    this.#options = options;
+  }
+
+  /** Whether no offline list is half shown. */
+  get settled(): boolean {
+    return this.#next > this.#end;
+  }
+
+  /**
+   * Records a reliable datagram's id from its sender.
+   *
+   * @returns Whether it was seen before (a retransmission to ACK, not act on).
+   */
+  seenBefore(id: number, arrival: Arrival): boolean {
+    const key = `${addressKey(arrival.from)}#${id}`;
+    if (this.#seenIds.has(key, arrival.now)) return true;
+    this.#seenIds.set(key, true, arrival.now);
+    return false;
+  }
+
+  /** Handles one chat message part (authenticated, ACKed and new). */
+  receive(m: ChatMessage, arrival: Arrival): void {
+    const ctx = this.#ctx;
+    if (
+      m.o !== undefined && !this.#options.regPending() &&
+      (m.o < this.#next || m.o > this.#end)
+    ) {
+      // Outside the list announced, with no reg under way to announce one:
+      // stale or forged, it must not take the place of a real entry.
+      return ctx.drop("unexpected");
+    }
+    const { from, now } = arrival;
+    const r = this.#reassembler.add(addressKey(from), m, now);
+    if (r.status !== "complete") return;
+    const dup = this.#seenKeys.has(m.k, now);
+    this.#seenKeys.set(m.k, true, now);
+    const own = m.from === ctx.name;
+    if (m.o !== undefined) {
+      const entry: ClientEvent = {
+        type: "offline_message",
+        from: m.from,
+        group: m.g === 1,
+        at: m.at!,
+        message: r.text,
+        own,
+      };
+      if (m.o < this.#next) {
+        // A late copy from an earlier list that is over (we registered again
+        // meanwhile): shown now, or never, as it is also in the new list.
+        if (!dup) ctx.emit(entry);
+        return;
+      }
+      this.#entries.set(m.o, dup ? SHOWN_BEFORE : entry);
+      return this.flush();
+    }
+    if (dup) return;
+    if (m.g === 1) {
+      return ctx.emit({ type: "group_message", from: m.from, message: r.text });
+    }
+    ctx.emit({ type: "message", from: m.from, message: r.text, own });
+  }
+
+  /**
+   * A welcome announced an offline list (`off` > 0). What is left of an
+   * earlier, interrupted list is shown first, in order; entries that
+   * overtook the welcome are kept, as they belong to the new list.
+   */
+  startList(welcome: WelcomeMessage): void {
+    this.#flush("interrupted");
+    this.#next = welcome.o0 ?? 1;
+    this.#end = this.#next + welcome.off - 1;
+    for (const o of this.#entries.keys()) {
+      if (o < this.#next) this.#entries.delete(o);
+    }
+    this.#headerShown = false;
+  }
+
+  /** Prints the offline list in order as far as its entries have arrived. */
+  flush(): void {
+    this.#flush("arrived");
+  }
+
+  // "arrived": in order, up to the first missing entry, once the table is
+  // shown. "interrupted": what is buffered, skipping what never came.
+  #flush(mode: "arrived" | "interrupted"): void {
+    const all = mode === "interrupted";
+    if (this.#next > this.#end || (!this.#options.table.shown && !all)) return;
+    if (
+      all &&
+      ![...this.#entries.keys()].some((o) => o >= this.#next && o <= this.#end)
+    ) {
+      this.#next = this.#end + 1;
+      return;
+    }
+    while (this.#next <= this.#end) {
+      const e = this.#entries.get(this.#next);
+      if (e === undefined && !all) break;
+      if (e === undefined) {
+        // What never came is skipped in one step: a list may claim 2^53 entries.
+        let next = this.#end + 1;
+        for (const o of this.#entries.keys()) {
+          if (o > this.#next && o < next) next = o;
+        }
+        this.#next = next;
+        continue;
+      }
+      this.#entries.delete(this.#next);
+      // The header goes with the first entry shown: a list whose entries were
+      // all shown before (live, then saved when our ACK was lost) prints none.
+      if (e !== SHOWN_BEFORE && !this.#headerShown) {
+        this.#headerShown = true;
+        this.#ctx.emit({
+          type: "offline_messages",
+          count: this.#end - this.#next + 1,
+        });
+      }
+      if (e !== SHOWN_BEFORE) this.#ctx.emit(e);
+      this.#next++;
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Private messages peer to peer: one message at a time per recipient (which
+ * keeps them in order), each part retransmitted inside the 500 ms ACK
+ * window; with no ACK in time, the recipient is taken as unreachable and its
+ * messages go through the server instead, which delivers or saves them
+ * (`SEMANTICS.md`, "send NAME MESSAGE").
+ *
+ * @module
+ */
+import { encodeMessage } from "../protocol/codec.ts";
+import type { TextPart } from "../protocol/messages.ts";
+import type { ClientContext } from "./context.ts";
+import type { Receipts } from "./receipts.ts";
+import type { ServerRequests } from "./server_requests.ts";
+import type { TableReplica } from "./table_replica.ts";
+
+/** A private message and its recipient. */
+export interface PrivateMessage {
+  /** The recipient's name. */
+  to: string;
+  /** Its parts, under one message key. */
+  parts: readonly TextPart[];
+}
+
+interface PeerSend extends PrivateMessage {
+  partsLeft: number;
+  ids: number[];
+}
+
+/** The parts a {@linkcode Peers} works with. */
+export interface PeersOptions {
+  /** Where recipients' addresses come from. */
+  table: TableReplica;
+  /** The fallback to the server. */
+  requests: ServerRequests;
+  /** Where outcomes go. */
+  receipts: Receipts;
+}
+
+/** The per-recipient queues of private messages. */
+export class Peers {
+  #ctx: ClientContext;
+  #parts: PeersOptions;
+  #queues = new Map<string, PeerSend[]>();
+  #inFlight = new Map<string, PeerSend>();
+  // Online in the table but did not ACK in time: the server carries their
+  // messages until the table says something new about them.
+  #unreachable = new Set<string>();
+
+  /**
+   * Makes the queues, all empty.
+   *
+   * @param ctx The client's shared state.
+   * @param parts The table, the server requests and the receipts.
+   */
+  constructor(ctx: ClientContext, parts: PeersOptions) {
+    this.#ctx = ctx;
+    this.#parts = parts;
+  }
+
+  /** Whether no message is under way to a peer. */
+  get idle(): boolean {
+    return this.#inFlight.size === 0;
+  }
+
+  /**
+   * Sends a private message: straight to the recipient when it is Online in
+   * the table and reachable, otherwise through the server.
+   */
+  send(message: PrivateMessage, now: number): void {
+    const send: PeerSend = { ...message, partsLeft: 0, ids: [] };
+    if (!this.#reachable(message.to)) {
+      // Not in our table (perhaps it is behind): the server knows, and says so.
+      return this.#viaServer(send, now);
+    }
+    const queue = this.#queues.get(send.to) ?? [];
+    queue.push(send);
+    this.#queues.set(send.to, queue);
+    this.#pump(send.to, now);
+  }
+
+  /** After a table change: queued messages to peers now Offline go through the server. */
+  retryQueued(now: number): void {
+    for (const [to, queue] of this.#queues) {
+      if (this.#inFlight.has(to)) continue;
+      if (queue.length > 0) this.#pump(to, now);
+    }
+  }
+
+  /** A new registration: every peer is worth trying directly again. */
+  forgetUnreachable(): void {
+    this.#unreachable.clear();
+  }
+
+  /** The table says something new about `name`: try it directly again. */
+  rowChanged(name: string): void {
+    this.#unreachable.delete(name);
+  }
+
+  #reachable(name: string): boolean {
+    return this.#parts.table.row(name)?.[3] === 1 &&
+      !this.#unreachable.has(name);
+  }
+
+  // A peer Online in the table that did not ACK us directly: its messages go
+  // through the server (in order), which says whether it was received. It is
+  // still a send to an Online user, and is printed as one.
+  #viaServer(send: PeerSend, now: number): void {
+    if (this.#parts.table.row(send.to)?.[3] === 1) {
+      this.#ctx.emit({ type: "sent", to: send.to });
+    }
+    this.#parts.requests.save(send, now);
+  }
+
+  // One message at a time per recipient keeps them in order.
+  #pump(to: string, now: number): void {
+    if (this.#inFlight.has(to)) return;
+    const queue = this.#queues.get(to);
+    const send = queue?.shift();
+    if (send === undefined) return;
+    if (queue!.length === 0) this.#queues.delete(to);
+    const row = this.#parts.table.row(to);
+    if (row === undefined || !this.#reachable(to)) {
+      this.#viaServer(send, now);
+      return this.#pump(to, now);
+    }
+    const ctx = this.#ctx;
+    const address = { hostname: row[1], port: row[2] };
+    this.#inFlight.set(to, send);
+    send.partsLeft = send.parts.length;
+    ctx.emit({ type: "sent", to });
+    send.ids = send.parts.map((part) => {
+      const id = ctx.nextId();
+      const m = { t: "msg", id, from: ctx.name, g: 0, ...part } as const;
+      ctx.retransmitter.send(
+        { id, to: address, bytes: encodeMessage(m) },
+        now,
+        {
+          onAck: (ack) => this.#acked(send, ack.now),
+          onExpire: (at) => this.#expired(send, at),
+        },
+      );
+      return id;
+    });
+  }
+
+  #acked(send: PeerSend, now: number): void {
+    if (--send.partsLeft > 0) return;
+    this.#inFlight.delete(send.to);
+    this.#unreachable.delete(send.to);
+    this.#parts.receipts.finish(send.parts[0].k, "delivered");
+    this.#ctx.emit({ type: "received", by: send.to });
+    this.#pump(send.to, now);
+  }
+
+  #expired(send: PeerSend, now: number): void {
+    if (this.#ctx.exit !== undefined) return;
+    if (this.#inFlight.get(send.to) !== send) return;
+    for (const id of send.ids) this.#ctx.retransmitter.cancel(id);
+    this.#inFlight.delete(send.to);
+    // No ACK in the window: the server tries, or saves it.
+    this.#unreachable.add(send.to);
+    this.#parts.requests.save(send, now);
+    this.#pump(send.to, now);
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * Requests to the server, one at a time and in order: each is retransmitted
+ * inside its 500 ms ACK window and sent again up to 5 times, printing
+ * `[Message sent! N time(s) retrying...]`, before the client gives up
+ * (the seed's "server is gone" rule, `SEMANTICS.md`). Holds the session
+ * token, and handles the answers: `retry` (address validation), `welcome`
+ * and `err`.
+ *
+ * @module
+ */
+import { encodeMessage } from "../protocol/codec.ts";
+import { ACK_WINDOW_MS, SERVER_RETRIES } from "../protocol/constants.ts";
+import type {
+  AckMessage,
+  ErrMessage,
+  Message,
+  RetryMessage,
+  TextPart,
+  WelcomeMessage,
+} from "../protocol/messages.ts";
+import type { ClientContext } from "./context.ts";
+import type { ClientDropReason } from "./events.ts";
+import type { Receipts } from "./receipts.ts";
+
+/**
+ * Why a `reg` is sent: the start of the program (the only one that prints
+ * the welcome), the `reg` command, or a rejoin after the server marked this
+ * client Offline.
+ */
+export type RegReason = "start" | "command" | "rejoin";
+
+/** A request to the server. */
+export type ServerRequest =
+  | { kind: "reg"; reason: RegReason; ck?: string }
+  | { kind: "dereg" }
+  | { kind: "sync" }
+  | { kind: "all"; part: TextPart }
+  | { kind: "save"; to: string; part: TextPart };
+
+/** A welcome, with the reason its `reg` was sent. */
+export interface Welcome {
+  /** The server's answer. */
+  message: WelcomeMessage;
+  /** Why the `reg` went. */
+  reason: RegReason;
+}
+
+/** What {@linkcode ServerRequests} asks of the rest of the client. */
+export interface ServerRequestHooks {
+  /**
+   * A `reg` or `sync` is about to go; `attempt` 0 is its first transmission,
+   * after which the snapshot that follows is taken whatever its version.
+   */
+  beforeSend(kind: "reg" | "sync", attempt: number): void;
+  /** The server welcomed this client (the token is already taken). */
+  welcomed(welcome: Welcome, now: number): void;
+  /** The server ACKed a `dereg` (the phase is already `offline`). */
+  deregistered(): void;
+}
+
+interface InFlight {
+  req: ServerRequest;
+  id: number;
+  attempt: number;
+  // The ACK that ended it, for what it says of a `save`.
+  ack?: AckMessage;
+}
+
+/** The client's requests to the server, one at a time. */
+export class ServerRequests {
+  #ctx: ClientContext;
+  #receipts: Receipts;
+  #hooks: ServerRequestHooks;
+  #queue: ServerRequest[] = [];
+  #inFlight: InFlight | null = null;
+  #token = "";
+
+  /**
+   * Makes an empty queue, with no session token yet.
+   *
+   * @param ctx The client's shared state.
+   * @param options Where outcomes go, and what it asks of the rest.
+   */
+  constructor(
+    ctx: ClientContext,
+    options: { receipts: Receipts; hooks: ServerRequestHooks },
+  ) {
+    this.#ctx = ctx;
+    this.#receipts = options.receipts;
+    this.#hooks = options.hooks;
+  }
+
+  /** Whether no request is queued or under way. */
+  get idle(): boolean {
+    return this.#inFlight === null && this.#queue.length === 0;
+  }
+
+  /** Whether a `reg` is queued or under way. */
+  get regPending(): boolean {
+    return this.#inFlight?.req.kind === "reg" ||
+      this.#queue.some((r) => r.kind === "reg");
+  }
+
+  /** Whether a `sync` waits in the queue (not yet sent). */
+  get syncQueued(): boolean {
+    return this.#queue.some((r) => r.kind === "sync");
+  }
+
+  /** Whether a part of message `k` is queued or under way. */
+  carries(k: string): boolean {
+    const req = this.#inFlight?.req;
+    return (req !== undefined && partOf(req)?.k === k) ||
+      this.#queue.some((r) => partOf(r)?.k === k);
+  }
+
+  /** Queues a request; it goes when those before it are done. */
+  request(req: ServerRequest, now: number): void {
+    this.#queue.push(req);
+    this.#pump(now);
+  }
+
+  /** Queues every part of a group message. */
+  sendGroup(parts: readonly TextPart[], now: number): void {
+    for (const part of parts) this.#queue.push({ kind: "all", part });
+    this.#pump(now);
+  }
+
+  /** Queues every part of a private message for the server to deliver or save. */
+  save(message: { to: string; parts: readonly TextPart[] }, now: number): void {
+    const { to, parts } = message;
+    for (const part of parts) this.#queue.push({ kind: "save", to, part });
+    this.#pump(now);
+  }
+
+  /**
+   * Screens an ACK before the retransmitter matches it: a `reg` is answered
+   * by `retry`, `welcome` or `err`, never by an ACK, and a (forged) one must
+   * not end it unanswered, which would leave the client registering forever.
+   *
+   * @returns False when the ACK must be dropped as unexpected.
+   */
+  screenAck(m: AckMessage): boolean {
+    const flight = this.#inFlight;
+    if (flight?.id !== m.id) return true;
+    if (flight.req.kind === "reg") return false;
+    flight.ack = m;
+    return true;
+  }
+
+  /**
+   * Handles the server's answer to the request under way.
+   *
+   * @returns Why it was dropped, if it was.
+   */
+  answer(
+    m: RetryMessage | WelcomeMessage | ErrMessage,
+    now: number,
+  ): ClientDropReason | undefined {
+    const flight = this.#inFlight;
+    if (flight === null || flight.id !== m.id) return "stray_response";
+    const req = flight.req;
+    if (m.t === "retry" || m.t === "welcome") {
+      if (req.kind !== "reg") return "unexpected";
+      this.#end(flight);
+      if (m.t === "retry") {
+        // Prove we receive at this address: resend with the cookie, as a new request.
+        this.#queue.unshift({ ...req, ck: m.ck });
+      } else {
+        this.#token = m.tok;
+        this.#ctx.phase = "online";
+        this.#hooks.welcomed({ message: m, reason: req.reason }, now);
+      }
+      // Only now, with the new token, may the next request go.
+      this.#pump(now);
+      return undefined;
+    }
+    // Errors that answer no reg would end it with no welcome and no exit.
+    if (
+      req.kind === "reg" && (m.code === "unknown_user" || m.code === "too_big")
+    ) {
+      return "unexpected";
+    }
+    this.#end(flight);
+    this.#refused(m, req);
+    this.#pump(now);
+    return undefined;
+  }
+
+  #end(flight: InFlight): void {
+    this.#ctx.retransmitter.cancel(flight.id);
+    this.#inFlight = null;
+  }
+
+  // Requests go one at a time, in order.
+  #pump(now: number): void {
+    if (this.#inFlight !== null) return;
+    const req = this.#queue.shift();
+    if (req === undefined) return;
+    const flight: InFlight = { req, id: this.#ctx.nextId(), attempt: 0 };
+    this.#inFlight = flight;
+    this.#transmit(flight, now);
+  }
+
+  #transmit(flight: InFlight, now: number): void {
+    const { req, id } = flight;
+    const ctx = this.#ctx, tok = this.#token;
+    let m: Message;
+    switch (req.kind) {
+      case "reg":
+        this.#hooks.beforeSend("reg", flight.attempt);
+        m = { t: "reg", id, name: ctx.name };
+        if (req.ck !== undefined) m.ck = req.ck;
+        if (tok !== "") m.tok = tok;
+        break;
+      case "dereg":
+        m = { t: "dereg", id, name: ctx.name, tok };
+        break;
+      case "sync":
+        this.#hooks.beforeSend("sync", flight.attempt);
+        m = { t: "sync", id, tok };
+        break;
+      case "all":
+        m = { t: "all", id, tok, ...req.part };
+        break;
+      case "save":
+        m = { t: "save", id, tok, to: req.to, ...req.part };
+        break;
+    }
+    ctx.retransmitter.send(
+      { id, to: ctx.server, bytes: encodeMessage(m) },
+      now,
+      {
+        deadline: now + ACK_WINDOW_MS,
+        onAck: (ack) => this.#acked(flight, ack.now),
+        onExpire: (at) => this.#expired(flight, at),
+      },
+    );
+  }
+
+  #expired(flight: InFlight, now: number): void {
+    if (this.#ctx.exit !== undefined || this.#inFlight !== flight) return;
+    if (flight.attempt >= SERVER_RETRIES) {
+      this.#ctx.emit({ type: "server_not_responding" });
+      this.#ctx.emit({ type: "exiting" });
+      return this.#ctx.exitWith("server_not_responding");
+    }
+    flight.attempt++;
+    this.#ctx.emit({ type: "retrying", attempt: flight.attempt });
+    this.#transmit(flight, now);
+  }
+
+  #acked(flight: InFlight, now: number): void {
+    if (this.#inFlight !== flight) return;
+    this.#inFlight = null;
+    const req = flight.req;
+    switch (req.kind) {
+      case "dereg":
+        this.#ctx.phase = "offline";
+        this.#hooks.deregistered();
+        this.#ctx.emit({ type: "offline" });
+        break;
+      case "all":
+        if (req.part.pi === req.part.pn - 1) {
+          this.#receipts.groupAcked(req.part.k);
+        }
+        break;
+      case "save": {
+        if (req.part.pi !== req.part.pn - 1) break;
+        const ack = flight.ack;
+        if (ack?.r === "saved" && ack.at !== undefined) {
+          this.#receipts.saved(req.part.k, ack.at);
+        }
+        this.#receipts.release(req.part.k);
+        break;
+      }
+      case "reg":
+      case "sync":
+        break;
+    }
+    this.#pump(now);
+  }
+
+  #refused(m: ErrMessage, req: ServerRequest): void {
+    const ctx = this.#ctx;
+    const name = m.name ?? (req.kind === "save" ? req.to : ctx.name);
+    const lost = m.code === "offline" || m.code === "not_registered";
+    if (lost && (req.kind === "all" || req.kind === "sync")) {
+      // The server gave up on us while we were here: rejoin, then retry.
+      ctx.emit({ type: "rejoin" });
+      this.#queue.unshift({ kind: "reg", reason: "rejoin" }, req);
+      return;
+    }
+    switch (m.code) {
+      case "name_in_use":
+        ctx.emit({ type: "name_in_use", name });
+        return ctx.exitWith("name_in_use");
+      case "unknown_user":
+        this.#dropMessage(req);
+        return ctx.emit({ type: "unknown_user", name });
+      case "full":
+        this.#dropMessage(req);
+        if (req.kind === "reg") {
+          ctx.emit({ type: "server_full", request: "registration" });
+          return ctx.exitWith("registration_refused");
+        }
+        return ctx.emit({ type: "server_full", request: "message" });
+      case "too_big":
+        this.#dropMessage(req);
+        return ctx.emit({ type: "too_big" });
+      case "offline":
+      case "not_registered":
+      case "bad_name":
+        this.#dropMessage(req);
+        if (req.kind === "reg") {
+          ctx.emit({ type: "registration_refused", code: m.code });
+          return ctx.exitWith("registration_refused");
+        }
+        return ctx.emit({ type: "request_refused", code: m.code });
+      case "store_unavailable":
+        // Not acted on yet: the request is over, nothing is shown.
+        return;
+    }
+  }
+
+  // A refused message: counted once, and its remaining parts are not sent.
+  #dropMessage(req: ServerRequest): void {
+    const part = partOf(req);
+    if (part === undefined) return;
+    this.#receipts.finish(part.k, "refused");
+    this.#queue = this.#queue.filter((r) => partOf(r)?.k !== part.k);
+  }
+}
+
+function partOf(req: ServerRequest): TextPart | undefined {
+  return req.kind === "all" || req.kind === "save" ? req.part : undefined;
+}

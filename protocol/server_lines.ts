@@ -1,0 +1,118 @@
+/**
+ * The words of the server: every line the server prints, made from a typed
+ * event. The server core emits {@linkcode ServerEvent}s; its adapter adds
+ * the console's own ({@linkcode ServerConsoleEvent}: online, stats, an
+ * unknown command, a fatal error). The seed's lines are byte-exact
+ * (`[Server is online...]`, `[Client table updated.]`,
+ * `[Client NAME sent group message: TEXT ]`).
+ *
+ * @module
+ */
+import type { ServerEvent } from "../server/events.ts";
+import type { ServerStatsSnapshot } from "../server/stats.ts";
+import type { OutputEvent } from "./events.ts";
+
+/** Events of the server's console, made by its adapter rather than the core. */
+export type ServerConsoleEvent =
+  | {
+    /** The server is listening. */
+    type: "online";
+    /** The UDP port it listens on. */
+    port: number;
+  }
+  | {
+    /** The `stats` command (or SIGUSR1). */
+    type: "stats";
+    /** The counters and gauges. */
+    stats: ServerStatsSnapshot;
+  }
+  | {
+    /** A line on stdin that is no server command. */
+    type: "unknown_command";
+    /** The line, trimmed. */
+    command: string;
+  }
+  | {
+    /** The socket failed and the server stops. */
+    type: "server_error";
+    /** What failed. */
+    message: string;
+  };
+
+/**
+ * The line a server event prints, with its kind, event name and `--json`
+ * fields.
+ *
+ * @param event A core or console event.
+ * @returns The line (its text without the `>>> ` prompt).
+ *
+ * @example Usage
+ * ```ts
+ * import { describeServerEvent } from "./server_lines.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(
+ *   describeServerEvent({ type: "table_updated", version: 3 }).text,
+ *   "[Client table updated.]",
+ * );
+ * ```
+ */
+export function describeServerEvent(
+  event: ServerEvent | ServerConsoleEvent,
+): OutputEvent {
+  switch (event.type) {
+    case "duplicate_login":
+      return {
+        kind: "status",
+        event: "duplicate",
+        text: "[Duplicate login detected.]",
+        data: { name: event.name },
+      };
+    case "group_message":
+      return {
+        kind: "status",
+        event: "group",
+        text: `[Client ${event.from} sent group message: ${event.text} ]`,
+        data: { from: event.from, message: event.text },
+      };
+    case "table_updated":
+      return {
+        kind: "status",
+        event: "table",
+        text: "[Client table updated.]",
+        data: { version: event.version },
+      };
+    case "online":
+      return {
+        kind: "status",
+        event: "online",
+        text: "[Server is online...]",
+        data: { port: event.port },
+      };
+    case "stats":
+      return {
+        kind: "status",
+        event: "stats",
+        text: statsText(event.stats),
+        data: { ...event.stats, dropped: JSON.stringify(event.stats.dropped) },
+      };
+    case "unknown_command":
+      return {
+        kind: "error",
+        event: "usage",
+        text:
+          `[Unknown command: ${event.command}. Server commands: stats, exit]`,
+      };
+    case "server_error":
+      return {
+        kind: "error",
+        event: "server_error",
+        text: `[Server error: ${event.message}]`,
+      };
+  }
+}
+
+function statsText(s: ServerStatsSnapshot): string {
+  const dropped = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`)
+    .join(" ") || "none";
+  return `[Stats: users=${s.users} online=${s.online} offline_messages=${s.offlineMessages} pending=${s.pending} in=${s.datagramsIn} out=${s.datagramsOut} bytes_in=${s.bytesIn} bytes_out=${s.bytesOut} retransmitted=${s.retransmissions} dropped: ${dropped}]`;
+}

@@ -1,0 +1,304 @@
+/**
+ * Sessions: who is registered, from where, with which token. Registration
+ * (the cookie round trip that proves an address, a name's duplicate-login
+ * probe), the token and address indexes, and going Offline with what that
+ * entails for the other parts.
+ *
+ * @module
+ */
+import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
+import { checkCookie, makeCookie } from "../protocol/cookie.ts";
+import type { RegMessage, WelcomeMessage } from "../protocol/messages.ts";
+import { TOKEN_BYTES } from "./constants.ts";
+import type { Deliveries } from "./deliveries.ts";
+import type { ServerEvent } from "./events.ts";
+import { randomHex } from "./ids.ts";
+import type { Notices } from "./notices.ts";
+import type { Relay, Requester } from "./relay.ts";
+import type { ReliableSender } from "./reliable_sender.ts";
+import type { ResponseCache } from "./response_cache.ts";
+import type { ServerDropReason } from "./stats.ts";
+import type { StoredDelivery } from "./stored_delivery.ts";
+import type { TableReplication } from "./table_replication.ts";
+import type { User, UserDirectory } from "./user.ts";
+
+/**
+ * Why a user goes Offline: it deregistered, or it stopped answering (a
+ * delivery or a stored message was not ACKed, or another name took its
+ * address).
+ */
+export type OfflineReason = "dereg" | "lost";
+
+/** A registration as it arrived. */
+export interface Registration {
+  /** The `reg` message. */
+  message: RegMessage;
+  /** Where it came from. */
+  from: Address;
+  /** Its size in bytes. */
+  size: number;
+}
+
+/** The parts sessions drive, and what they need besides. */
+export interface SessionsOptions {
+  /** Random bytes, for tokens. */
+  random: (length: number) => Uint8Array;
+  /** The key of the address-validation cookies. */
+  cookieKey: Uint8Array;
+  /** Most registered users. */
+  maxUsers: number;
+  /** Answers requests. */
+  responses: () => ResponseCache;
+  /** Sends the duplicate-login probe. */
+  sender: () => ReliableSender;
+  /** The table replicas. */
+  table: () => TableReplication;
+  /** Live delivery queues. */
+  deliveries: () => Deliveries;
+  /** Offline-list delivery. */
+  stored: () => StoredDelivery;
+  /** Notices held for a user who is back. */
+  notices: () => Notices;
+  /** Saves what could not be delivered. */
+  relay: () => Relay;
+  /** Reports a duplicate login. */
+  emit: (event: ServerEvent) => void;
+  /** Counts a dropped datagram. */
+  drop: (reason: ServerDropReason) => void;
+}
+
+/** The registered users and their sessions. */
+export class Sessions implements UserDirectory {
+  #options: SessionsOptions;
+  #users = new Map<string, User>();
+  #byToken = new Map<string, User>();
+  #byAddress = new Map<string, User>();
+  #online = 0;
+
+  /** @param options The parts, the cookie key and the limits. */
+  constructor(options: SessionsOptions) {
+    this.#options = options;
+  }
+
+  /** How many users are registered. */
+  get size(): number {
+    return this.#users.size;
+  }
+
+  /** How many users are Online. */
+  get onlineCount(): number {
+    return this.#online;
+  }
+
+  /** The user with this name, if registered. */
+  get(name: string): User | undefined {
+    return this.#users.get(name);
+  }
+
+  /** Every registered user, in registration order. */
+  all(): Iterable<User> {
+    return this.#users.values();
+  }
+
+  /** Whether an address is proven: a user is Online there. */
+  isProven(address: Address): boolean {
+    return this.#byAddress.get(addressKey(address))?.online === true;
+  }
+
+  /** The user a token belongs to, if it is used from that user's address. */
+  authenticate(token: string, from: Address): User | undefined {
+    const user = this.#byToken.get(token);
+    return user !== undefined && sameAddress(user.address, from)
+      ? user
+      : undefined;
+  }
+
+  /** A registration (`reg`). */
+  register(reg: Registration, now: number): void {
+    const { message: m, from, size } = reg;
+    const responses = this.#options.responses();
+    const existing = this.#users.get(m.name);
+    const tokenOk = existing !== undefined && m.tok !== undefined &&
+      m.tok === existing.token && sameAddress(existing.address, from);
+    if (!tokenOk) {
+      const { cookieKey } = this.#options;
+      if (
+        m.ck === undefined ||
+        !checkCookie(cookieKey, from, { cookie: m.ck, now })
+      ) {
+        if (m.ck !== undefined) this.#options.drop("bad_cookie");
+        const ck = makeCookie(cookieKey, from, { now });
+        return responses.answerOnce(from, { t: "retry", id: m.id, ck }, {
+          requestSize: size,
+          now,
+        });
+      }
+    }
+    if (existing === undefined) {
+      if (this.#users.size >= this.#options.maxUsers) {
+        return responses.respond(from, { t: "err", id: m.id, code: "full" }, {
+          requestSize: size,
+          now,
+        });
+      }
+      const user: User = {
+        name: m.name,
+        order: this.#users.size,
+        address: from,
+        online: false,
+        token: "",
+        probing: false,
+      };
+      this.#users.set(m.name, user);
+      this.#options.table().add(user);
+      return this.#login(user, { from, id: m.id, now });
+    }
+    const user = existing;
+    // Another claim is being checked: this one is answered once it is decided
+    // (the client retransmits meanwhile).
+    if (user.probing) return this.#options.drop("busy");
+    if (tokenOk) return this.#refresh(user, { from, id: m.id, now });
+    if (user.online) {
+      this.#options.emit({ type: "duplicate_login", name: user.name });
+      if (sameAddress(user.address, from)) {
+        return this.#login(user, { from, id: m.id, now });
+      }
+      return this.#probe(user, reg, now);
+    }
+    // Offline, by dereg or because it stopped answering: names are not
+    // passwords, so a new session may take it (see protocol/README.md).
+    this.#login(user, { from, id: m.id, now });
+  }
+
+  /** A deregistration (`dereg`) from an authenticated user. */
+  deregister(
+    req: Requester,
+    message: { id: number; name: string },
+    now: number,
+  ): void {
+    const { user } = req;
+    const { id, name } = message;
+    const responses = this.#options.responses();
+    const answer = { requestSize: req.size, now };
+    if (name !== user.name) {
+      return responses.respond(req.from, {
+        t: "err",
+        id,
+        code: "not_registered",
+        name,
+      }, answer);
+    }
+    responses.respond(req.from, { t: "ack", id }, answer);
+    if (user.online) this.goOffline(user, "dereg", now);
+  }
+
+  /**
+   * Marks a user Offline: what was on its way to it is saved and the senders
+   * told, then every client sees the table change.
+   */
+  goOffline(user: User, reason: OfflineReason, now: number): void {
+    if (!user.online) return;
+    const { table, deliveries, stored, relay } = this.#options;
+    this.#online--;
+    user.online = false;
+    const acked = table().stop(user);
+    const failed = deliveries().takeFailed(user);
+    stored().forget(user);
+    // Senders hear what became of their messages, then everyone sees the table.
+    for (const d of failed) relay().saveUndelivered(user, d, now);
+    table().changed(user, now);
+    if (reason === "lost" && acked >= 0) table().sendOfflineCopy(user, acked);
+    deliveries().serveWaiting(now);
+  }
+
+  // Is the old session still there? Ask it before handing the name over.
+  #probe(user: User, reg: Registration, now: number): void {
+    const { message: m, from: newcomer, size } = reg;
+    const responses = this.#options.responses();
+    user.probing = true;
+    responses.markBusy(newcomer, m.id, now);
+    this.#options.sender().send(user.address, { t: "ping", id: 0 }, {
+      now,
+      window: "probe",
+      // The old session answered: the newcomer is refused.
+      onAck: (ack) => {
+        user.probing = false;
+        responses.forget(newcomer, m.id);
+        responses.respond(newcomer, {
+          t: "err",
+          id: m.id,
+          code: "name_in_use",
+          name: user.name,
+        }, { requestSize: size, now: ack.now });
+      },
+      // The old session is gone: the newcomer takes the name over.
+      onExpire: (at) => {
+        user.probing = false;
+        responses.forget(newcomer, m.id);
+        this.#login(user, { from: newcomer, id: m.id, now: at });
+      },
+    });
+  }
+
+  // A registration with the session's token: the same session, same token.
+  #refresh(
+    user: User,
+    login: { from: Address; id: number; now: number },
+  ): void {
+    if (user.token === "") this.#newToken(user);
+    this.#welcome(user, login);
+  }
+
+  // A new session: a new token.
+  #login(user: User, login: { from: Address; id: number; now: number }): void {
+    this.#newToken(user);
+    this.#welcome(user, login);
+  }
+
+  #newToken(user: User): void {
+    if (user.token !== "") this.#byToken.delete(user.token);
+    user.token = randomHex(this.#options.random, TOKEN_BYTES);
+    this.#byToken.set(user.token, user);
+  }
+
+  #welcome(
+    user: User,
+    login: { from: Address; id: number; now: number },
+  ): void {
+    const { from, id, now } = login;
+    const { table, stored, notices } = this.#options;
+    this.#moveTo(user, from, now);
+    const wasOnline = user.online;
+    if (!user.online) this.#online++;
+    user.online = true;
+    table().restart(user);
+    const pending = stored().pending(user);
+    const welcome: WelcomeMessage = {
+      t: "welcome",
+      id,
+      tok: user.token,
+      off: wasOnline ? 0 : pending.messages.length,
+    };
+    if (welcome.off > 0) welcome.o0 = pending.firstIndex;
+    this.#options.responses().respond(from, welcome, { requestSize: 0, now });
+    table().changed(user, now);
+    if (!wasOnline) stored().deliver(user, pending.messages, now);
+    notices().sendHeld(user, now);
+  }
+
+  // The user's address is now `from`; a user there before goes Offline.
+  #moveTo(user: User, from: Address, now: number): void {
+    if (
+      sameAddress(user.address, from) &&
+      this.#byAddress.get(addressKey(from)) === user
+    ) return;
+    const old = this.#byAddress.get(addressKey(user.address));
+    if (old === user) this.#byAddress.delete(addressKey(user.address));
+    const other = this.#byAddress.get(addressKey(from));
+    if (other !== undefined && other !== user) {
+      this.goOffline(other, "lost", now);
+    }
+    user.address = from;
+    this.#byAddress.set(addressKey(from), user);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The server's counters: traffic both ways and dropped datagrams by reason.
+ *
+ * @module
+ */
+import type { DropReason } from "../protocol/codec.ts";
+
+/**
+ * Why the server dropped a datagram:
+ *
+ * - a {@linkcode DropReason} of the decoder (`oversize`, `utf8`, `json`,
+ *   `version`, `type`, `field`);
+ * - `rate`: its source sent more than its rate limit allows;
+ * - `unexpected`: a valid message the server never takes (e.g. a `msg`);
+ * - `duplicate`: a repeated request, answered again from the cache;
+ * - `unauthenticated`: a token that is unknown or used from another address;
+ * - `amplification`: the answer would exceed 3× the request to an unproven
+ *   address;
+ * - `bad_cookie`: a registration with a wrong or stale cookie;
+ * - `busy`: a registration for a name whose duplicate-login check is under way;
+ * - `stray_ack`: an ACK matching nothing the server awaits from that address.
+ */
+export type ServerDropReason =
+  | DropReason
+  | "rate"
+  | "unexpected"
+  | "duplicate"
+  | "unauthenticated"
+  | "amplification"
+  | "bad_cookie"
+  | "busy"
+  | "stray_ack";
+
+/** Counters the server keeps. */
+export interface ServerStats {
+  /** Datagrams received. */
+  datagramsIn: number;
+  /** Datagrams handed out for sending. */
+  datagramsOut: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Bytes handed out for sending. */
+  bytesOut: number;
+  /** Retransmitted datagrams. */
+  retransmissions: number;
+  /** Dropped datagrams by reason (keys are {@linkcode ServerDropReason}s). */
+  dropped: Record<string, number>;
+}
+
+/** The counters with the server's gauges, as `ServerState.stats()` gives them. */
+export interface ServerStatsSnapshot extends ServerStats {
+  /** Registered users. */
+  users: number;
+  /** Users Online. */
+  online: number;
+  /** Messages in the offline store. */
+  offlineMessages: number;
+  /** Datagrams awaiting an ACK. */
+  pending: number;
+}

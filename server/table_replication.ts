@@ -1,0 +1,325 @@
+/**
+ * Table replication: every Online client gets the user table, as a delta
+ * (the rows changed since the version it ACKed) or a snapshot, in parts that
+ * each fit a datagram. Changes are gathered for a short window; transfers
+ * are bounded per client and in total, so a storm of registrations never
+ * buries the server's answers.
+ *
+ * @module
+ */
+import type { Outbox } from "../protocol/machine.ts";
+import { TABLE_FLUSH_MS } from "../protocol/constants.ts";
+import type { Row } from "../protocol/messages.ts";
+import type { Retransmitter } from "../protocol/reliable.ts";
+import {
+  chunkEncodedRows,
+  type EncodedRow,
+  encodeRow,
+  encodeTablePart,
+} from "../protocol/table.ts";
+import {
+  BULK_MAX_BACKOFF_MS,
+  BULK_WINDOW_MS,
+  CHANGE_LOG_MAX,
+  CHANGE_LOG_TRIM,
+  CLIENT_TABLE_WINDOW,
+  DELTA_MIN_ROWS,
+  MAX_GATHER_MS,
+  TABLE_MIN_TIMEOUT_MS,
+  TABLE_SNAPSHOT_RETRIES,
+  TABLE_WINDOW,
+  USERS_PER_GATHER_MS,
+} from "./constants.ts";
+import type { ServerEvent } from "./events.ts";
+import type { DatagramIds } from "./ids.ts";
+import type { User } from "./user.ts";
+
+/** A transfer under way: the parts not yet ACKed, the next to send. */
+interface Transfer {
+  version: number;
+  left: number;
+  /** Delta base version; undefined for a snapshot. */
+  from: number | undefined;
+  parts: string[][];
+  next: number;
+}
+
+/** What one client has of the table. */
+interface Replica {
+  user: User;
+  /** The last version it ACKed whole; -1 when it needs a snapshot. */
+  ackedVersion: number;
+  transfer: Transfer | null;
+  /** Transfers in a row that were never ACKed. */
+  failures: number;
+  /** Its own row, encoded once per change. */
+  row: EncodedRow;
+}
+
+/** What table replication needs from the rest of the server. */
+export interface TableReplicationOptions {
+  /** Tracks the table parts awaiting an ACK. */
+  retransmitter: Retransmitter;
+  /** Where the unreliable copy to a lost user goes. */
+  out: Outbox;
+  /** Where datagram ids come from. */
+  ids: DatagramIds;
+  /** Users Online now: the gathering window grows with it. */
+  onlineCount: () => number;
+  /** Reports a table change. */
+  emit: (event: ServerEvent) => void;
+}
+
+/** The table's versions, its change log and every client's replica. */
+export class TableReplication {
+  #options: TableReplicationOptions;
+  #replicas = new Map<string, Replica>();
+  #version = 0;
+  #log: { version: number; name: string }[] = [];
+  #flushAt: number | undefined;
+  #lastFlush = -Infinity;
+  /** Table datagrams awaiting an ACK, over all clients. */
+  #inFlight = 0;
+  /** Whether clients wait for room in the window. */
+  #starved = false;
+  /** Where the next flush starts its round robin. */
+  #flushFrom = 0;
+
+  /** @param options The retransmitter, outbox, ids and hooks. */
+  constructor(options: TableReplicationOptions) {
+    this.#options = options;
+  }
+
+  /** The rows, in registration order. */
+  rows(): Row[] {
+    return [...this.#replicas.values()].map((r) => rowOf(r.user));
+  }
+
+  /** When pending changes go out (ms), if any are gathered. */
+  get flushAt(): number | undefined {
+    return this.#flushAt;
+  }
+
+  /** Starts keeping a new user's replica. */
+  add(user: User): void {
+    this.#replicas.set(user.name, {
+      user,
+      ackedVersion: -1,
+      transfer: null,
+      failures: 0,
+      row: { json: "", size: 0 },
+    });
+  }
+
+  /** A user's row changed: a new version, sent soon to every client. */
+  changed(user: User, now: number): void {
+    const replica = this.#replica(user);
+    replica.row = encodeRow(rowOf(user));
+    this.#version++;
+    this.#log.push({ version: this.#version, name: user.name });
+    if (this.#log.length > CHANGE_LOG_MAX) this.#log.splice(0, CHANGE_LOG_TRIM);
+    this.#options.emit({ type: "table_updated", version: this.#version });
+    this.scheduleFlush(now);
+  }
+
+  /** A new login: the client gets a full snapshot, any transfer forgotten. */
+  restart(user: User): void {
+    const replica = this.#replica(user);
+    replica.ackedVersion = -1;
+    replica.transfer = null;
+  }
+
+  /** The client asked for a snapshot (`sync`): it gets one soon. */
+  requestSnapshot(user: User, now: number): void {
+    this.#replica(user).ackedVersion = -1;
+    this.scheduleFlush(now);
+  }
+
+  /**
+   * The user went Offline: its transfer stops.
+   *
+   * @returns The last version it ACKed (-1 for none).
+   */
+  stop(user: User): number {
+    const replica = this.#replica(user);
+    replica.transfer = null;
+    return replica.ackedVersion;
+  }
+
+  /**
+   * Sends a user marked Offline one unreliable copy of the change since
+   * `since`, when it fits one datagram: if it is alive after all (its ACKs
+   * were lost), it sees itself Offline and registers again.
+   */
+  sendOfflineCopy(user: User, since: number): void {
+    const changed = this.#delta(since);
+    const parts = changed && chunkEncodedRows(changed.map((r) => r.row));
+    if (parts?.length !== 1) return;
+    const head = {
+      id: this.#options.ids.next(),
+      ver: this.#version,
+      from: since,
+    };
+    this.#options.out.push({
+      to: user.address,
+      bytes: encodeTablePart(head, parts[0]),
+    });
+  }
+
+  /**
+   * The first change after a quiet spell goes out at once, so it reaches
+   * clients before anything it causes; changes right after it are gathered.
+   */
+  scheduleFlush(now: number): void {
+    if (this.#flushAt !== undefined) return;
+    // Gather longer in big rooms: fewer, fuller datagrams in a storm of changes.
+    const gather = Math.min(
+      MAX_GATHER_MS,
+      Math.max(
+        TABLE_FLUSH_MS,
+        this.#options.onlineCount() / USERS_PER_GATHER_MS,
+      ),
+    );
+    if (now >= this.#lastFlush + gather) return this.#flush(now);
+    this.#flushAt = this.#lastFlush + gather;
+  }
+
+  /** Sends gathered changes now, if any (before what they caused). */
+  flushPending(now: number): void {
+    if (this.#flushAt !== undefined) this.#flush(now);
+  }
+
+  /** Sends gathered changes whose window has passed. */
+  handleTimer(now: number): void {
+    if (this.#flushAt !== undefined && this.#flushAt <= now) this.#flush(now);
+  }
+
+  #replica(user: User): Replica {
+    return this.#replicas.get(user.name)!;
+  }
+
+  #flush(now: number): void {
+    this.#flushAt = undefined;
+    this.#lastFlush = now;
+    const logBase = this.#log.length > 0
+      ? this.#log[0].version - 1
+      : this.#version;
+    let snapshot: string[][] | undefined;
+    // Round robin from where the last flush stopped, while the window allows.
+    const replicas = [...this.#replicas.values()];
+    for (let k = 0; k < replicas.length; k++) {
+      const r = replicas[(this.#flushFrom + k) % replicas.length];
+      if (
+        !r.user.online || r.transfer !== null ||
+        r.ackedVersion >= this.#version
+      ) continue;
+      if (this.#inFlight >= TABLE_WINDOW) {
+        this.#starved = true;
+        this.#flushFrom = (this.#flushFrom + k) % replicas.length;
+        break;
+      }
+      let parts: string[][] | undefined;
+      let from: number | undefined;
+      if (r.ackedVersion >= logBase && r.ackedVersion >= 0) {
+        const delta = this.#delta(r.ackedVersion);
+        if (delta !== undefined) {
+          parts = chunkEncodedRows(delta.map((d) => d.row));
+          from = r.ackedVersion;
+        }
+      }
+      parts ??= snapshot ??= chunkEncodedRows(replicas.map((d) => d.row));
+      const transfer: Transfer = {
+        version: this.#version,
+        left: parts.length,
+        from,
+        parts,
+        next: 0,
+      };
+      r.transfer = transfer;
+      while (transfer.next < Math.min(parts.length, CLIENT_TABLE_WINDOW)) {
+        this.#sendPart(r, transfer, now);
+      }
+    }
+  }
+
+  // Sends the next part of a client's transfer.
+  #sendPart(r: Replica, transfer: Transfer, now: number): void {
+    const { version, from, parts } = transfer;
+    const i = transfer.next++;
+    const n = parts.length;
+    const id = this.#options.ids.next();
+    this.#inFlight++;
+    const whole = from !== undefined && n === 1;
+    const bytes = encodeTablePart(
+      whole ? { id, ver: version, from } : { id, ver: version, from, i, n },
+      parts[i],
+    );
+    this.#options.retransmitter.send({ id, to: r.user.address, bytes }, now, {
+      deadline: now + BULK_WINDOW_MS,
+      maxBackoff: BULK_MAX_BACKOFF_MS,
+      minTimeout: TABLE_MIN_TIMEOUT_MS,
+      onAck: (ack) => this.#acked(r, version, ack.now),
+      onExpire: (at) => this.#expired(r, version, at),
+    });
+  }
+
+  #acked(r: Replica, version: number, now: number): void {
+    this.#partDone(now);
+    const transfer = r.transfer;
+    if (transfer === null || transfer.version !== version) return;
+    if (transfer.next < transfer.parts.length) this.#sendPart(r, transfer, now);
+    if (--transfer.left > 0) return;
+    r.transfer = null;
+    r.ackedVersion = version;
+    r.failures = 0;
+    if (version < this.#version) this.scheduleFlush(now);
+  }
+
+  #expired(r: Replica, version: number, now: number): void {
+    this.#partDone(now);
+    if (r.transfer?.version !== version) return;
+    // Lost: send a full snapshot again soon, a few times, so a client never
+    // stays on a stale table just because nothing else changed.
+    r.transfer = null;
+    r.ackedVersion = -1;
+    if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
+  }
+
+  // A table datagram was ACKed or given up: if clients wait for room in the
+  // window, serve them once half of it is free: at once, not after the
+  // gathering delay (up to 500 ms in big rooms), which left the window idle.
+  #partDone(now: number): void {
+    this.#inFlight--;
+    if (this.#starved && this.#inFlight < TABLE_WINDOW / 2) {
+      this.#starved = false;
+      this.#flush(now);
+    }
+  }
+
+  // The replicas whose rows changed since `version`, in registration order;
+  // undefined when a snapshot is smaller (more than half the table changed).
+  #delta(version: number): Replica[] | undefined {
+    const names = new Set<string>();
+    const limit = Math.max(DELTA_MIN_ROWS, this.#replicas.size >> 1);
+    for (
+      let i = this.#log.length - 1;
+      i >= 0 && this.#log[i].version > version;
+      i--
+    ) {
+      names.add(this.#log[i].name);
+      if (names.size > limit) return undefined;
+    }
+    return [...names].map((n) => this.#replicas.get(n)!).sort((a, b) =>
+      a.user.order - b.user.order
+    );
+  }
+}
+
+function rowOf(user: User): Row {
+  return [
+    user.name,
+    user.address.hostname,
+    user.address.port,
+    user.online ? 1 : 0,
+  ];
+}

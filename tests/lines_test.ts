@@ -1,0 +1,468 @@
+/**
+ * Every line the client prints, once per event type: the exact words, kind,
+ * event name, `--json` data and bell that `describeClientEvent` gives. The
+ * lines marked `seed` are quoted from the customer's spec
+ * (`shared/spec/000_129af943893e7073.txt`, test cases and examples) or from
+ * `SEMANTICS.md`; the others are udpchat's own, as README.md lists them.
+ */
+import type { ClientEvent, ClientEventType } from "../client/mod.ts";
+import type { OutputEvent } from "../protocol/events.ts";
+import { describeClientEvent } from "../protocol/lines.ts";
+import { assert, assertEquals } from "./_assert.ts";
+
+interface Row {
+  event: ClientEvent;
+  line: OutputEvent;
+  /** Where the seed shows this exact text, when it does. */
+  seed?: string;
+}
+
+const ROWS: Row[] = [
+  {
+    event: { type: "help", command: "send" },
+    line: {
+      kind: "status",
+      event: "help",
+      text:
+        "send NAME MESSAGE   private message, peer to peer   e.g. send userB hi there",
+    },
+  },
+  {
+    event: { type: "usage", command: "send" },
+    line: { kind: "error", event: "usage", text: "[Usage: send NAME MESSAGE]" },
+  },
+  {
+    event: { type: "unknown_command", word: "sned" },
+    line: {
+      kind: "error",
+      event: "usage",
+      text: "[Unknown command: sned. Type help for the list.]",
+    },
+  },
+  {
+    event: { type: "incorrect_username" },
+    line: {
+      kind: "error",
+      event: "incorrect_username",
+      text: "[Incorrect username.]",
+    },
+    seed: "test case 5",
+  },
+  {
+    event: { type: "offline_hint", name: "userA" },
+    line: {
+      kind: "error",
+      event: "offline",
+      text: "[You are Offline. Type 'reg userA' to come back online.]",
+    },
+  },
+  {
+    event: { type: "too_long", bytes: 16385 },
+    line: {
+      kind: "error",
+      event: "too_long",
+      text:
+        "[Message too long: 16385 bytes, the limit is 16384. Nothing was sent.]",
+    },
+  },
+  {
+    event: { type: "too_many_parts", parts: 65 },
+    line: {
+      kind: "error",
+      event: "too_long",
+      text:
+        "[Message too long: it needs 65 datagrams, the limit is 64. Nothing was sent.]",
+    },
+  },
+  {
+    event: { type: "welcome", name: "userA" },
+    line: {
+      kind: "status",
+      event: "welcome",
+      text: "[Welcome, You are registered.]",
+      data: { name: "userA" },
+    },
+    seed: "examples, every test case",
+  },
+  {
+    event: { type: "offline" },
+    line: { kind: "status", event: "offline", text: "[You are Offline. Bye.]" },
+    seed: "dereg, test cases 1, 3, 5, 6",
+  },
+  {
+    event: { type: "rejoin" },
+    line: {
+      kind: "status",
+      event: "rejoin",
+      text: "[The server marked you Offline; registering again.]",
+    },
+  },
+  {
+    event: { type: "retrying", attempt: 3 },
+    line: {
+      kind: "status",
+      event: "retrying",
+      text: "[Message sent! 3 time(s) retrying...]",
+      data: { attempt: 3 },
+    },
+    seed: "test cases 2 and 6",
+  },
+  {
+    event: { type: "server_not_responding" },
+    line: {
+      kind: "error",
+      event: "server_not_responding",
+      text: "[Server not responding.]",
+    },
+    seed: "test cases 2 and 6",
+  },
+  {
+    event: { type: "exiting" },
+    line: { kind: "status", event: "exiting", text: "[Exiting...]" },
+    seed: "test cases 2 and 6",
+  },
+  {
+    event: { type: "name_in_use", name: "userB" },
+    line: {
+      kind: "error",
+      event: "name_in_use",
+      text: "[Username userB is already in use by another session.]",
+      data: { name: "userB" },
+    },
+  },
+  {
+    event: { type: "server_full", request: "registration" },
+    line: {
+      kind: "error",
+      event: "full",
+      text: "[Server is full: registration refused.]",
+    },
+  },
+  {
+    event: { type: "server_full", request: "message" },
+    line: {
+      kind: "error",
+      event: "full",
+      text: "[Server is full: message not sent.]",
+    },
+  },
+  {
+    event: { type: "too_big" },
+    line: {
+      kind: "error",
+      event: "too_big",
+      text: "[Message refused by the server: too long.]",
+    },
+  },
+  {
+    event: { type: "registration_refused", code: "not_registered" },
+    line: {
+      kind: "error",
+      event: "not_registered",
+      text: "[Registration refused: not registered.]",
+    },
+  },
+  {
+    event: { type: "request_refused", code: "offline" },
+    line: {
+      kind: "error",
+      event: "offline",
+      text: "[Not registered with the server: request refused.]",
+    },
+  },
+  {
+    event: { type: "table_updated", version: 7 },
+    line: {
+      kind: "status",
+      event: "table_updated",
+      text: "[Client table updated.]",
+      data: { version: 7 },
+    },
+    seed: "examples, every test case",
+  },
+  {
+    event: {
+      type: "table",
+      rows: [
+        ["userA", "127.0.0.1", 6000, 0],
+        ["userD", "127.0.0.1", 6003, 1],
+      ],
+      changed: [["userA", "127.0.0.1", 6000, 0]],
+    },
+    line: {
+      kind: "table",
+      event: "table",
+      text:
+        "{'userA': ['127.0.0.1', 6000, 'Offline'], 'userD': ['127.0.0.1', 6003, 'Online']}",
+      data: { users: 2 },
+    },
+    seed: "dereg example",
+  },
+  {
+    event: { type: "sent", to: "userD" },
+    line: {
+      kind: "status",
+      event: "sent",
+      text: "[Message sent!]",
+      data: { to: "userD" },
+    },
+    seed: "send example, test cases 1, 2, 4",
+  },
+  {
+    event: { type: "received", by: "userD" },
+    line: {
+      kind: "status",
+      event: "received",
+      text: "[Message received by userD.]",
+      data: { to: "userD" },
+    },
+    seed: "send example",
+  },
+  {
+    event: { type: "group_ack" },
+    line: {
+      kind: "status",
+      event: "group_ack",
+      text: "[Group Message received by Server.]",
+    },
+    seed: "test cases 3, 4, 6",
+  },
+  {
+    event: { type: "saved", at: "2023-10-21 02:14:41" },
+    line: {
+      kind: "notice",
+      event: "saved",
+      text:
+        "[Offline Message sent at 2023-10-21 02:14:41 received by the server and saved.]",
+      data: { at: "2023-10-21 02:14:41" },
+    },
+    seed: "dereg example",
+  },
+  {
+    event: { type: "no_ack", name: "userD" },
+    line: {
+      kind: "notice",
+      event: "no_ack",
+      text: "[No ACK from userD, message not delivered.]",
+      data: { name: "userD" },
+    },
+    seed: "test case 3",
+  },
+  {
+    event: { type: "saved_for", name: "userD", at: "2023-10-21 02:55:38" },
+    line: {
+      kind: "notice",
+      event: "saved",
+      text:
+        "[Offline Message sent at 02:55:38 received by the server and saved.]",
+      data: { name: "userD", at: "2023-10-21 02:55:38" },
+    },
+    seed: "test case 3",
+  },
+  {
+    event: {
+      type: "delivered_offline",
+      name: "userA",
+      at: "2023-10-21 02:14:41",
+    },
+    line: {
+      kind: "notice",
+      event: "delivered_offline",
+      text: "[Offline Message sent at 02:14:41 received by userA]",
+      data: { name: "userA", at: "2023-10-21 02:14:41" },
+    },
+    seed: "reg example",
+  },
+  {
+    event: { type: "not_saved", name: "userD" },
+    line: {
+      kind: "error",
+      event: "refused",
+      text: "[Message to userD not saved: the server's storage is full.]",
+      data: { name: "userD" },
+    },
+  },
+  {
+    event: { type: "unknown_user", name: "userZ" },
+    line: {
+      kind: "error",
+      event: "unknown_user",
+      text: "[Unknown user userZ.]",
+      data: { name: "userZ" },
+    },
+  },
+  {
+    event: { type: "message", from: "userA", message: "hii", own: false },
+    line: {
+      kind: "incoming",
+      event: "message",
+      text: "userA: hii",
+      data: { from: "userA", message: "hii" },
+      bell: true,
+    },
+    seed: "send example",
+  },
+  {
+    event: { type: "message", from: "userA", message: "hi hi", own: true },
+    line: {
+      kind: "own",
+      event: "message",
+      text: "userA: hi hi",
+      data: { from: "userA", message: "hi hi" },
+      bell: false,
+    },
+    seed: "test case 4",
+  },
+  {
+    event: { type: "group_message", from: "userA", message: "hii" },
+    line: {
+      kind: "incoming",
+      event: "group_message",
+      text: "Group Chat userA: hii",
+      data: { from: "userA", message: "hii" },
+    },
+    seed: "send_all example",
+  },
+  {
+    event: { type: "offline_messages", count: 2 },
+    line: {
+      kind: "status",
+      event: "offline_messages",
+      text: "[You have offline messages:]",
+      data: { count: 2 },
+    },
+    seed: "reg example, test cases 1, 3, 5",
+  },
+  {
+    event: {
+      type: "offline_message",
+      from: "userD",
+      group: false,
+      at: "2023-10-21 02:14:41",
+      message: "hii",
+      own: false,
+    },
+    line: {
+      kind: "incoming",
+      event: "offline_message",
+      text: "userD: 02:14:41 hii",
+      data: {
+        from: "userD",
+        group: false,
+        at: "2023-10-21 02:14:41",
+        message: "hii",
+      },
+    },
+    seed: "reg example",
+  },
+  {
+    event: {
+      type: "offline_message",
+      from: "userD",
+      group: true,
+      at: "2023-10-21 02:22:40",
+      message: "hi",
+      own: false,
+    },
+    line: {
+      kind: "incoming",
+      event: "offline_message",
+      text: "Group_Chat:userD: 02:22:40 hi",
+      data: {
+        from: "userD",
+        group: true,
+        at: "2023-10-21 02:22:40",
+        message: "hi",
+      },
+    },
+    seed: "reg example",
+  },
+  {
+    event: { type: "network_error", message: "Bad file descriptor" },
+    line: {
+      kind: "error",
+      event: "socket_error",
+      text: "[Network error: Bad file descriptor]",
+    },
+  },
+];
+
+// Every event type, listed once: the compiler checks the list is complete.
+const TYPES: Record<ClientEventType, true> = {
+  help: true,
+  usage: true,
+  unknown_command: true,
+  incorrect_username: true,
+  offline_hint: true,
+  too_long: true,
+  too_many_parts: true,
+  welcome: true,
+  offline: true,
+  rejoin: true,
+  retrying: true,
+  server_not_responding: true,
+  exiting: true,
+  name_in_use: true,
+  server_full: true,
+  too_big: true,
+  registration_refused: true,
+  request_refused: true,
+  table_updated: true,
+  table: true,
+  sent: true,
+  received: true,
+  group_ack: true,
+  saved: true,
+  no_ack: true,
+  saved_for: true,
+  delivered_offline: true,
+  not_saved: true,
+  unknown_user: true,
+  message: true,
+  group_message: true,
+  offline_messages: true,
+  offline_message: true,
+  network_error: true,
+};
+
+Deno.test("describeClientEvent: every client line, word for word", () => {
+  for (const row of ROWS) {
+    assertEquals(describeClientEvent(row.event), row.line, row.event.type);
+  }
+  const covered = new Set(ROWS.map((r) => r.event.type));
+  for (const type of Object.keys(TYPES)) {
+    assert(covered.has(type as ClientEventType), `no row for ${type}`);
+  }
+});
+
+const SPEC = new URL(
+  "../../shared/spec/000_129af943893e7073.txt",
+  import.meta.url,
+);
+const SEMANTICS = new URL("../../shared/spec/SEMANTICS.md", import.meta.url);
+
+function readOrUndefined(url: URL): string | undefined {
+  try {
+    return Deno.readTextFileSync(url);
+  } catch {
+    return undefined;
+  }
+}
+
+const spec = readOrUndefined(SPEC);
+const semantics = readOrUndefined(SEMANTICS);
+
+Deno.test({
+  name: "describeClientEvent: the seed's lines are the spec's, as written",
+  // The spec sits beside the repository (shared/), not inside it.
+  ignore: spec === undefined || semantics === undefined,
+  fn() {
+    for (const row of ROWS.filter((r) => r.seed !== undefined)) {
+      const text = describeClientEvent(row.event).text;
+      assert(
+        spec!.includes(`>>> ${text}`) || semantics!.includes(text),
+        `${row.event.type} (${row.seed}): "${text}" is not in the spec`,
+      );
+    }
+  },
+});
