@@ -48,3 +48,15 @@ export const PEER_BURST = 500;
  * dropped (`rate`) so a flooding source cannot starve the others.
  */
 export const PEER_RATE_PER_SECOND = 2_000;
+
+/**
+ * The keepalive interval's middle, in milliseconds (20 s): each interval is
+ * drawn between 0.75 and 1.25 times it (15 to 25 s), so that clients started
+ * together do not keep time together. Short enough for a NAT's UDP mapping
+ * (RFC 4787 REQ-5 asks at least 2 minutes, many keep 30 s) and for a client
+ * to notice a restarted server within one interval.
+ */
+export const KEEPALIVE_INTERVAL_MS = 20_000;
+
+/** The spread of each keepalive interval around its middle: ±25 %. */
+export const KEEPALIVE_JITTER = 0.25;

@@ -24,8 +24,13 @@ export interface ClientOptions {
   name: string;
   /** The server's address (an IP literal). */
   server: Address;
-  /** Random bytes, for the session nonce and the first request id. */
+  /** Random bytes, for the session nonce, the first request id and jitter. */
   random: (length: number) => Uint8Array;
+  /**
+   * The keepalive interval's middle, in ms (default 20,000: each interval is
+   * 15 to 25 s). Tests and the `--keepalive` option shorten it.
+   */
+  keepaliveMs?: number;
 }
 
 /**

@@ -44,6 +44,11 @@ export type ClientEvent =
   | { type: "offline" }
   /** The server marked this client Offline while it is here: it registers again. */
   | { type: "rejoin" }
+  /**
+   * The server restarted (or, restarted, no longer knew this session): the
+   * client registered again by itself and sends again what was waiting.
+   */
+  | { type: "server_restarted" }
   /** A request to the server got no ACK in 500 ms; `attempt` counts 1 to 5. */
   | { type: "retrying"; attempt: number }
   /** The fifth retry went unanswered. */

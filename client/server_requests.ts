@@ -24,10 +24,11 @@ import type { Receipts } from "./receipts.ts";
 
 /**
  * Why a `reg` is sent: the start of the program (the only one that prints
- * the welcome), the `reg` command, or a rejoin after the server marked this
- * client Offline.
+ * the welcome), the `reg` command, a rejoin after the server marked this
+ * client Offline, or a restart of the server (issue "Nothing lost when a
+ * server dies": a new server instance does not know the session).
  */
-export type RegReason = "start" | "command" | "rejoin";
+export type RegReason = "start" | "command" | "rejoin" | "restarted";
 
 /** A request to the server. */
 export type ServerRequest =
@@ -56,6 +57,8 @@ export interface ServerRequestHooks {
   welcomed(welcome: Welcome, now: number): void;
   /** The server ACKed a `dereg` (the phase is already `offline`). */
   deregistered(): void;
+  /** Whether an answer's boot id says the server restarted since the welcome. */
+  restarted(boot: string | undefined): boolean;
 }
 
 interface InFlight {
@@ -99,6 +102,26 @@ export class ServerRequests {
   get regPending(): boolean {
     return this.#inFlight?.req.kind === "reg" ||
       this.#queue.some((r) => r.kind === "reg");
+  }
+
+  /** The session token from the last welcome ("" before the first). */
+  get token(): string {
+    return this.#token;
+  }
+
+  /**
+   * Registers again before anything else queued: the server restarted or
+   * marked this client Offline. What was waiting goes after, with the new
+   * session. A `reg` already pending makes this a no-op.
+   *
+   * @param reason Why: `rejoin` prints its line now; `restarted` at the welcome.
+   * @param now The current time (ms).
+   */
+  recover(reason: "rejoin" | "restarted", now: number): void {
+    if (this.regPending) return;
+    if (reason === "rejoin") this.#ctx.emit({ type: "rejoin" });
+    this.#queue.unshift({ kind: "reg", reason });
+    this.#pump(now);
   }
 
   /** Whether a `sync` waits in the queue (not yet sent). */
@@ -284,10 +307,22 @@ export class ServerRequests {
     const ctx = this.#ctx;
     const name = m.name ?? (req.kind === "save" ? req.to : ctx.name);
     const lost = m.code === "offline" || m.code === "not_registered";
-    if (lost && (req.kind === "all" || req.kind === "sync")) {
-      // The server gave up on us while we were here: rejoin, then retry.
-      ctx.emit({ type: "rejoin" });
-      this.#queue.unshift({ kind: "reg", reason: "rejoin" }, req);
+    if (lost && req.kind !== "reg") {
+      if (req.kind === "dereg") {
+        // The server has us Offline already: what `dereg` asked is so.
+        ctx.phase = "offline";
+        this.#hooks.deregistered();
+        return ctx.emit({ type: "offline" });
+      }
+      // The server restarted, or gave up on us while we were here: register
+      // again, then send this request again with the new session.
+      const restarted = m.code === "not_registered" &&
+        this.#hooks.restarted(m.boot);
+      if (!restarted) ctx.emit({ type: "rejoin" });
+      this.#queue.unshift(
+        { kind: "reg", reason: restarted ? "restarted" : "rejoin" },
+        req,
+      );
       return;
     }
     switch (m.code) {

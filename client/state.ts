@@ -31,6 +31,7 @@ import type {
   Outcomes,
 } from "./events.ts";
 import { type Arrival, Inbox } from "./inbox.ts";
+import { Keepalive } from "./keepalive.ts";
 import { Peers } from "./peers.ts";
 import { Receipts } from "./receipts.ts";
 import { ServerRequests, type Welcome } from "./server_requests.ts";
@@ -65,6 +66,7 @@ export class ClientState implements Machine<ClientEvent> {
   #table: TableReplica;
   #peers: Peers;
   #inbox: Inbox;
+  #keepalive: Keepalive;
   #limiter = new RateLimiter({
     burst: PEER_BURST,
     rate: PEER_RATE_PER_SECOND,
@@ -92,8 +94,19 @@ export class ClientState implements Machine<ClientEvent> {
           if (attempt === 0) this.#table.expectSnapshot();
         },
         welcomed: (welcome, now) => this.#welcomed(welcome, now),
-        deregistered: () => this.#table.discardPartial(),
+        deregistered: () => {
+          this.#keepalive.stop();
+          this.#table.discardPartial();
+        },
+        restarted: (boot) => this.#keepalive.restarted(boot),
       },
+    });
+    this.#keepalive = new Keepalive(ctx, {
+      intervalMs: options.keepaliveMs,
+      random: options.random,
+      busy: () => !this.#requests.idle,
+      token: () => this.#requests.token,
+      recover: (reason, now) => this.#requests.recover(reason, now),
     });
     this.#table = new TableReplica(ctx, {
       missed: (now) => {
@@ -234,11 +247,13 @@ export class ClientState implements Machine<ClientEvent> {
     const arrival = { from, now };
     switch (m.t) {
       case "ack":
+        if (fromServer && this.#keepalive.answer(m, now)) return;
         return this.#onAck(m, arrival);
       case "retry":
       case "welcome":
       case "err": {
         if (!fromServer) return ctx.drop("not_server");
+        if (m.t === "err" && this.#keepalive.answer(m, now)) return;
         const dropped = this.#requests.answer(m, now);
         if (dropped !== undefined) ctx.drop(dropped);
         return;
@@ -268,6 +283,7 @@ export class ClientState implements Machine<ClientEvent> {
     if (ctx.phase === "exited") return;
     ctx.retransmitter.poll(now);
     if (ctx.exit !== undefined) return;
+    this.#keepalive.handleTimer(now);
     if (this.#tableDue !== undefined && now >= this.#tableDue) {
       // Registered, but the table never came: ask for it (and if the server
       // has meanwhile given up on us, the answer makes us register again).
@@ -285,10 +301,12 @@ export class ClientState implements Machine<ClientEvent> {
   /** The next time {@linkcode handleTimer} must run, if any. */
   getTimer(): number | undefined {
     if (this.#ctx.phase === "exited") return undefined;
-    const r = this.#ctx.retransmitter.nextTimer();
-    const t = this.#tableDue;
-    if (r === undefined) return t;
-    return t === undefined ? r : Math.min(r, t);
+    const deadlines = [
+      this.#ctx.retransmitter.nextTimer(),
+      this.#tableDue,
+      this.#keepalive.due,
+    ].filter((t) => t !== undefined);
+    return deadlines.length === 0 ? undefined : Math.min(...deadlines);
   }
 
   /** Takes the datagrams to send. */
@@ -342,7 +360,10 @@ export class ClientState implements Machine<ClientEvent> {
     if (welcome.message.off > 0) this.#inbox.startList(welcome.message);
     if (welcome.reason === "start") {
       this.#ctx.emit({ type: "welcome", name: this.#ctx.name });
+    } else if (welcome.reason === "restarted") {
+      this.#ctx.emit({ type: "server_restarted" });
     }
+    this.#keepalive.welcomed(welcome.message.boot, now);
     this.#table.welcome(now);
   }
 

@@ -102,6 +102,11 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         "rejoin",
         "[The server marked you Offline; registering again.]",
       );
+    case "server_restarted":
+      return status(
+        "server_restarted",
+        "[The server restarted; registered again.]",
+      );
     case "retrying":
       return {
         kind: "status",

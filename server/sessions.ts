@@ -43,6 +43,8 @@ export interface Registration {
 export interface SessionsOptions {
   /** Random bytes, for tokens. */
   random: (length: number) => Uint8Array;
+  /** This server instance's boot id, sent in every welcome. */
+  bootId: string;
   /** The key of the address-validation cookies. */
   cookieKey: Uint8Array;
   /** Most registered users. */
@@ -278,6 +280,7 @@ export class Sessions implements UserDirectory {
       id,
       tok: user.token,
       off: wasOnline ? 0 : pending.messages.length,
+      boot: this.#options.bootId,
     };
     if (welcome.off > 0) welcome.o0 = pending.firstIndex;
     this.#options.responses().respond(from, welcome, { requestSize: 0, now });

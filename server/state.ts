@@ -20,7 +20,7 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import { type Machine, Outbox } from "../protocol/machine.ts";
-import type { Message, Row } from "../protocol/messages.ts";
+import type { KeepaliveMessage, Message, Row } from "../protocol/messages.ts";
 import { RateLimiter } from "../protocol/rate_limit.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
@@ -87,6 +87,7 @@ export class ServerState implements Machine<ServerEvent> {
     dropped: {},
   };
   #sessions: Sessions;
+  #bootId: string;
   #responses: ResponseCache;
   #table: TableReplication;
   #relay: Relay;
@@ -115,6 +116,7 @@ export class ServerState implements Machine<ServerEvent> {
     const drop = (reason: ServerDropReason) => this.#drop(reason);
     const sessions: Sessions = new Sessions({
       random,
+      bootId,
       cookieKey,
       maxUsers: limits.maxUsers,
       responses: () => responses,
@@ -171,10 +173,19 @@ export class ServerState implements Machine<ServerEvent> {
       maxPending: limits.maxPending,
     });
     this.#sessions = sessions;
+    this.#bootId = bootId;
     this.#responses = responses;
     this.#table = table;
     this.#relay = relay;
     this.#offline = offline;
+  }
+
+  /**
+   * This server instance's boot id (hex): drawn at start, sent in every
+   * welcome and keepalive answer, so that clients notice a restart.
+   */
+  get bootId(): string {
+    return this.#bootId;
   }
 
   /** The users in registration order, as table rows. */
@@ -290,6 +301,7 @@ export class ServerState implements Machine<ServerEvent> {
       if (!this.#retransmitter.ack(m.id, from, now)) this.#drop("stray_ack");
       return;
     }
+    if (m.t === "ka") return this.#onKeepalive(m, datagram);
     if (
       m.t !== "reg" && m.t !== "dereg" && m.t !== "all" && m.t !== "save" &&
       m.t !== "sync"
@@ -307,7 +319,7 @@ export class ServerState implements Machine<ServerEvent> {
       // sources cannot push real answers out of the cache.
       return this.#responses.answerOnce(
         from,
-        { t: "err", id: m.id, code: "not_registered" },
+        { t: "err", id: m.id, code: "not_registered", boot: this.#bootId },
         { requestSize: size, now },
       );
     }
@@ -322,6 +334,26 @@ export class ServerState implements Machine<ServerEvent> {
       case "sync":
         return this.#onSync(req, m.id, now);
     }
+  }
+
+  // A client's keepalive (protocol/README.md, "Keepalives"): one small
+  // answer, never cached, never larger than the request, carrying the boot id
+  // so that a client learns of a restart, of being forgotten or of being
+  // marked Offline within one keepalive interval.
+  #onKeepalive(
+    m: KeepaliveMessage,
+    datagram: { from: Address; size: number; now: number },
+  ): void {
+    const { from, size, now } = datagram;
+    const user = this.#sessions.authenticate(m.tok, from);
+    const boot = this.#bootId;
+    const answer: Message = user === undefined
+      ? { t: "err", id: m.id, code: "not_registered", boot }
+      : user.online
+      ? { t: "ack", id: m.id, boot }
+      : { t: "err", id: m.id, code: "offline", boot };
+    if (user === undefined) this.#drop("unauthenticated");
+    this.#responses.answerOnce(from, answer, { requestSize: size, now });
   }
 
   // A client asks for a full table snapshot.

@@ -206,7 +206,9 @@ Deno.test("ClientState registers: reg, cookie retry, welcome, then the table in 
     "{'userA': ['127.0.0.1', 6000, 'Online'], 'userB': ['127.0.0.1', 6001, 'Online']}",
   ]);
   assertEquals(h.c.table, [["userA", HOST, 6000, 1], ["userB", HOST, 6001, 1]]);
-  assertEquals(h.c.getTimer(), undefined, "idle");
+  // Idle: nothing is due but the keepalive, 15 to 25 s on.
+  const due = h.c.getTimer()! - h.now;
+  assert(due >= 15_000 && due <= 25_000, `keepalive in ${due} ms`);
   assert(h.c.idle);
 });
 

@@ -98,6 +98,14 @@ const ROWS: Row[] = [
     },
   },
   {
+    event: { type: "server_restarted" },
+    line: {
+      kind: "status",
+      event: "server_restarted",
+      text: "[The server restarted; registered again.]",
+    },
+  },
+  {
     event: { type: "retrying", attempt: 3 },
     line: {
       kind: "status",
@@ -399,6 +407,7 @@ const TYPES: Record<ClientEventType, true> = {
   welcome: true,
   offline: true,
   rejoin: true,
+  server_restarted: true,
   retrying: true,
   server_not_responding: true,
   exiting: true,

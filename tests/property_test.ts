@@ -916,6 +916,7 @@ function serverDropFromStranger(bytes: Uint8Array): string | undefined {
     case "all":
     case "save":
     case "sync":
+    case "ka":
       return "unauthenticated";
     default:
       return "unexpected";

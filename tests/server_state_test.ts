@@ -311,10 +311,20 @@ Deno.test("ServerState refuses a dereg for another name, with a wrong token or f
     name: "userA",
   });
   h.recv(B, { t: "dereg", id: 2, name: "userB", tok: "0".repeat(32) });
-  assertEquals(h.take(B).at(-1), { t: "err", id: 2, code: "not_registered" });
+  assertEquals(h.take(B).at(-1), {
+    t: "err",
+    id: 2,
+    code: "not_registered",
+    boot: h.server.bootId,
+  });
   // userA's real token, but not from userA's address.
   h.recv(EVIL, { t: "dereg", id: 3, name: "userA", tok: h.tok(A) });
-  assertEquals(h.take(EVIL), [{ t: "err", id: 3, code: "not_registered" }]);
+  assertEquals(h.take(EVIL), [{
+    t: "err",
+    id: 3,
+    code: "not_registered",
+    boot: h.server.bootId,
+  }]);
   assertEquals(h.server.table.map((r) => r[3]), [1, 1]);
   assertEquals(h.lines.length, lines0);
   assertEquals(h.server.stats().dropped.unauthenticated, 2);
@@ -852,7 +862,12 @@ Deno.test("ServerState: a reg from the name's own address is a re-login", () => 
   assertEquals(of(h.take(B), "tbl").length, 1, "the table is broadcast again");
   // The old token is gone.
   h.recv(A, { t: "sync", id: 5, tok });
-  assertEquals(h.take(A).at(-1), { t: "err", id: 5, code: "not_registered" });
+  assertEquals(h.take(A).at(-1), {
+    t: "err",
+    id: 5,
+    code: "not_registered",
+    boot: h.server.bootId,
+  });
 });
 
 Deno.test("ServerState: reg with the token while Online refreshes without a cookie", () => {
@@ -862,7 +877,13 @@ Deno.test("ServerState: reg with the token while Online refreshes without a cook
   const lines0 = h.lines.length;
   h.recv(A, { t: "reg", id: 50, name: "userA", tok });
   const a = h.take(A);
-  assertEquals(a[0], { t: "welcome", id: 50, tok, off: 0 });
+  assertEquals(a[0], {
+    t: "welcome",
+    id: 50,
+    tok,
+    off: 0,
+    boot: h.server.bootId,
+  });
   assertEquals(of(a, "tbl").length, 1);
   assertEquals(h.lines.slice(lines0), [UPDATED]);
 });
@@ -924,7 +945,12 @@ Deno.test("ServerState: a duplicate login from another address takes over when t
   assertEquals(rowsOf(h.take(A)), [[["userB", HOST, 6100, 1]]]);
   // The old session is out.
   h.recv(B, { t: "sync", id: 4, tok: h.tok(B) });
-  assertEquals(h.take(B).at(-1), { t: "err", id: 4, code: "not_registered" });
+  assertEquals(h.take(B).at(-1), {
+    t: "err",
+    id: 4,
+    code: "not_registered",
+    boot: h.server.bootId,
+  });
 });
 
 Deno.test("ServerState: a name that is Offline can be registered from another address", () => {
