@@ -2,9 +2,12 @@
  * udpchat: a lightweight command-line chat over UDP.
  *
  * ```sh
- * deno run --allow-net main.ts -s 5000
- * deno run --allow-net main.ts -c userA localhost 5000 6000
+ * deno run --allow-net --unstable-net main.ts -s 5000
+ * deno run --allow-net --unstable-net main.ts -c userA localhost 5000 6000
  * ```
+ *
+ * (`--unstable-net` enables `Deno.listenDatagram`; in a checkout `deno.json`
+ * enables it, so `deno run --allow-net main.ts` is enough there.)
  *
  * @module
  */
@@ -13,6 +16,7 @@ import { EXIT_OK, EXIT_USAGE } from "./cli/exit_codes.ts";
 import { VERSION } from "./cli/version.ts";
 import { runClient } from "./runtime/client.ts";
 import { runServer } from "./runtime/server.ts";
+import { hasUnstableNet, unstableNetMissing } from "./runtime/bind_error.ts";
 
 const encoder = new TextEncoder();
 
@@ -47,6 +51,10 @@ export async function main(args: string[]): Promise<number> {
     case "version":
       write(Deno.stdout, `udpchat ${VERSION}\n`);
       return EXIT_OK;
+  }
+  // UDP needs Deno's unstable net API: say so, and how, before anything else.
+  if (!hasUnstableNet()) return unstableNetMissing();
+  switch (parsed.mode) {
     case "server":
       return await runServer({ port: parsed.port, json: parsed.json });
     case "client":

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import {
   EXIT_FAILURE,
   EXIT_NAME_IN_USE,
@@ -32,8 +33,8 @@ export type Config =
 /** A command line that cannot be run, and why. */
 export interface UsageError {
   /**
-   * What is wrong: one line, followed by the usage line(s) when arguments
-   * are missing, extra or no mode is given.
+   * What is wrong: one line, with the usage in brackets when arguments are
+   * missing or extra.
    */
   error: string;
 }
@@ -44,18 +45,25 @@ export const HELP_TEXT = `udpchat: a lightweight command-line chat over UDP
 Usage:
   udpchat -s <server_port> [--json]
   udpchat -c <name> <server_host> <server_port> <client_port> [options]
-  udpchat --help | --version
+  udpchat -h | --help
+  udpchat -V | --version
 
 Arguments:
   name          1 to 32 letters, digits, "_", "." or "-"
   server_host   localhost, an IPv4 or IPv6 address (::1 or [::1]) or a host name
-  server_port   1 to 65535
+  server_port   1 to 65535 (-s5000 is -s 5000)
   client_port   1 to 65535, or 0 to pick a free port
+
+Options:
+  -h, --help    show this help and exit
+  -V, --version print the version and exit
+  --json        print one JSON object per event (server and client)
+  --            end of options (for a name that starts with "-")
 
 Client options:
   --exec CMD    run CMD after registering, wait for its outcome, then leave
-                (repeatable, run in order); the exit status says what happened
-  --json        print one JSON object per event
+                (repeatable, run in order; --exec=CMD works too); the exit
+                status says what happened
   --no-bell     no terminal bell on incoming private messages
   --no-color    no colours (NO_COLOR in the environment does the same)
 
@@ -70,7 +78,7 @@ Chat commands:
 Exit status:
   ${EXIT_OK}  done (with --exec: every message delivered)
   ${EXIT_FAILURE}  the server stopped answering, or a port could not be opened
-  ${EXIT_USAGE}  bad arguments
+  ${EXIT_USAGE}  bad arguments, or Deno's unstable net API is not enabled
   ${EXIT_SAVED}  --exec: a message was saved for an Offline user
   ${EXIT_UNKNOWN_USER}  --exec: a message was refused (unknown user, too long, server full)
   ${EXIT_NAME_IN_USE}  the name is Online in another session
@@ -174,17 +182,53 @@ function hostError(host: string): UsageError | undefined {
   };
 }
 
+// The options, for node:util's parseArgs. -s and -c are flags: the ports
+// and the rest are positional, so `-s5000` is read as `-s 5000`.
+const OPTIONS = {
+  s: { type: "boolean" },
+  c: { type: "boolean" },
+  json: { type: "boolean" },
+  "no-bell": { type: "boolean" },
+  "no-color": { type: "boolean" },
+  exec: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** How each option may be written; anything else is an unknown option. */
+const SPELLINGS: ReadonlySet<string> = new Set([
+  "-s",
+  "-c",
+  "--json",
+  "--no-bell",
+  "--no-color",
+  "--exec",
+  "-h",
+  "--help",
+  "-V",
+  "--version",
+]);
+
+/** The options a server refuses. */
+const CLIENT_ONLY: ReadonlySet<string> = new Set([
+  "exec",
+  "no-bell",
+  "no-color",
+]);
+
+type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
+
 /** `--help` or `--version` among the options (not an `--exec` command or after `--`). */
 function helpOrVersion(
+  tokens: readonly Token[],
   args: readonly string[],
 ): { mode: "help" } | { mode: "version" } | undefined {
   let version = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--") break;
-    if (a === "--exec") i++;
-    else if (a === "-h" || a === "--help") return { mode: "help" };
-    else if (a === "-V" || a === "--version") version = true;
+  for (const t of tokens) {
+    if (t.kind !== "option") continue;
+    const arg = args[t.index];
+    if (arg === "-h" || arg === "--help") return { mode: "help" };
+    if (arg === "-V" || arg === "--version") version = true;
   }
   return version ? { mode: "version" } : undefined;
 }
@@ -193,12 +237,14 @@ function helpOrVersion(
  * Parses the command line.
  *
  * Options may come before, between or after the positional arguments; `--`
- * ends the options (for a name that starts with `-`). `--help` and
- * `--version` win over everything else.
+ * ends the options (for a name that starts with `-`); `--exec=CMD` and
+ * `-s5000` work. `--help` and `--version` win over everything else. The
+ * tokens come from `node:util`'s `parseArgs`; the checks and their wording
+ * are udpchat's.
  *
  * @param args The arguments, without the program name.
  * @returns What to run, or one line saying what is wrong (sentence case, no
- * final full stop, details after a colon), followed by the usage line when
+ * final full stop, details after a colon), with the usage in brackets when
  * arguments are missing or extra.
  *
  * @example Usage
@@ -206,71 +252,84 @@ function helpOrVersion(
  * import { parseCommandLine } from "./args.ts";
  * import { assertEquals } from "../tests/_assert.ts";
  * assertEquals(parseCommandLine(["-s", "5000"]), { mode: "server", port: 5000, json: false });
+ * assertEquals(parseCommandLine(["-s5000"]), { mode: "server", port: 5000, json: false });
  * ```
  */
 export function parseCommandLine(args: readonly string[]): Config | UsageError {
-  const asked = helpOrVersion(args);
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const asked = helpOrVersion(tokens, args);
   if (asked !== undefined) return asked;
   const positional: string[] = [];
   const exec: string[] = [];
   const clientOnly: string[] = [];
   let json = false, bell = true, color = true, mode: "s" | "c" | undefined;
-  let options = true;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!options || a === "-" || !a.startsWith("-") || /^-\d+$/.test(a)) {
-      // A negative number is a bad port, not an unknown option.
-      positional.push(a);
+  const done = new Set<number>(); // arguments already read
+  for (const t of tokens) {
+    if (t.kind === "option-terminator") continue;
+    if (t.kind === "positional") {
+      positional.push(t.value);
       continue;
     }
-    switch (a) {
-      case "--":
-        options = false;
-        break;
-      case "-s":
-      case "-c":
+    const arg = args[t.index];
+    if (done.has(t.index)) continue; // the rest of -s5000
+    done.add(t.index);
+    if (/^-\d+$/.test(arg)) {
+      // A negative number is a bad port, not an unknown option.
+      positional.push(arg);
+      continue;
+    }
+    const attached = !arg.startsWith("--") && arg.length > 2;
+    if (attached && t.name !== "s" && t.name !== "c") {
+      return { error: `Unknown option: ${arg} (try --help)` };
+    }
+    if (!SPELLINGS.has(t.rawName) || (t.inlineValue && t.name !== "exec")) {
+      return { error: `Unknown option: ${arg} (try --help)` };
+    }
+    if (CLIENT_ONLY.has(t.name)) clientOnly.push(`--${t.name}`);
+    switch (t.name) {
+      case "s":
+      case "c":
         if (mode !== undefined) {
           return { error: "Choose one of -s (server) and -c (client)" };
         }
-        mode = a === "-s" ? "s" : "c";
+        mode = t.name;
+        if (attached) positional.push(arg.slice(2));
         break;
-      case "--json":
+      case "json":
         json = true;
         break;
-      case "--no-bell":
+      case "no-bell":
         bell = false;
-        clientOnly.push(a);
         break;
-      case "--no-color":
+      case "no-color":
         color = false;
-        clientOnly.push(a);
         break;
-      case "--exec":
-        if (i + 1 >= args.length) {
+      case "exec":
+        if (t.value === undefined) {
           return { error: "Missing command after --exec" };
         }
-        exec.push(args[++i]);
-        clientOnly.push(a);
+        exec.push(t.value);
         break;
-      default:
-        if (a.startsWith("--exec=")) {
-          exec.push(a.slice("--exec=".length));
-          clientOnly.push("--exec");
-        } else return { error: `Unknown option: ${a} (try --help)` };
     }
   }
   if (mode === undefined) {
     return {
-      error: `Missing -s or -c (try --help)\n${USAGE_SERVER}\n${USAGE_CLIENT}`,
+      error: "Missing -s or -c (try --help)",
     };
   }
   if (mode === "s") {
     if (positional.length === 0) {
-      return { error: `Missing server port\n${USAGE_SERVER}` };
+      return { error: `Missing server port (${USAGE_SERVER})` };
     }
     if (positional.length > 1) {
       return {
-        error: `Unexpected argument: ${positional[1]}\n${USAGE_SERVER}`,
+        error: `Unexpected argument: ${positional[1]} (${USAGE_SERVER})`,
       };
     }
     if (clientOnly.length > 0) {
@@ -284,11 +343,13 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
     return {
       error: `Missing ${
         names.slice(positional.length).join(", ")
-      }\n${USAGE_CLIENT}`,
+      } (${USAGE_CLIENT})`,
     };
   }
   if (positional.length > 4) {
-    return { error: `Unexpected argument: ${positional[4]}\n${USAGE_CLIENT}` };
+    return {
+      error: `Unexpected argument: ${positional[4]} (${USAGE_CLIENT})`,
+    };
   }
   const [name, host, sp, cp] = positional;
   if (!NAME.test(name)) {

@@ -8,7 +8,7 @@
 export const EXIT_OK = 0;
 /** The server stopped answering, or a runtime failure (e.g. a port in use). */
 export const EXIT_FAILURE = 1;
-/** Bad command-line arguments. */
+/** Bad command-line arguments, or a Deno without the unstable net API (`--unstable-net`). */
 export const EXIT_USAGE = 2;
 /** `--exec`: a message was saved for an Offline user instead of delivered. */
 export const EXIT_SAVED = 3;

@@ -1,8 +1,9 @@
 /**
- * udpchat's version.
+ * udpchat's version, kept in one place: `deno.json`.
  *
  * @module
  */
+import config from "../deno.json" with { type: "json" };
 
-/** The version `--version` prints. */
-export const VERSION = "0.1.0";
+/** The version `--version` prints: the `version` field of `deno.json`. */
+export const VERSION: string = config.version;

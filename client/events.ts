@@ -89,7 +89,12 @@ export type ClientEvent =
   /** A saved message reached its recipient; `at` is when it was saved. */
   | { type: "delivered_offline"; name: string; at: string }
   /** A group message could not be saved for an Offline user: storage full. */
-  | { type: "not_saved"; name: string }
+  | {
+    type: "not_saved";
+    name: string;
+    /** The store is full (the default), or the server cannot reach it. */
+    why?: "full" | "store_unavailable";
+  }
   /** A message to a user the server does not know (or a name that cannot be one). */
   | { type: "unknown_user"; name: string }
   // ---- messages to this user

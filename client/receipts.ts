@@ -114,7 +114,11 @@ export class Receipts {
         if (this.#awaiting.get(m.ref) === "private") {
           this.#awaiting.delete(m.ref);
         }
-        return ctx.emit({ type: "not_saved", name: m.name });
+        return ctx.emit({
+          type: "not_saved",
+          name: m.name,
+          why: m.why ?? "full",
+        });
       case "done":
         this.#awaiting.delete(m.ref);
         return;

@@ -352,8 +352,13 @@ export class ServerRequests {
         }
         return ctx.emit({ type: "request_refused", code: m.code });
       case "store_unavailable":
-        // Not acted on yet: the request is over, nothing is shown.
-        return;
+        // The server could not reach its store: not saved, and said so.
+        this.#dropMessage(req);
+        return ctx.emit({
+          type: "not_saved",
+          name,
+          why: "store_unavailable",
+        });
     }
   }
 

@@ -100,6 +100,8 @@ function drop(reason: DropReason): DecodeResult {
 }
 
 const TOKEN_MAX = 64;
+/** Most changed rows a `sum` lists (the summary line names five). */
+const SUMMARY_ROWS = 5;
 const KEY_MAX = 80;
 const STAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
 // Every code and kind once; the Record type makes the compiler check that
@@ -214,6 +216,13 @@ function readMessage(o: Fields): Message | undefined | "type" {
         ? undefined
         : { t, id, tok, to, ...p };
     }
+    case "who": {
+      const tok = str(o, "tok", TOKEN_MAX);
+      const nm = name(o, "name");
+      return tok === undefined || nm === undefined
+        ? undefined
+        : { t, id, tok, name: nm };
+    }
     case "sync":
     case "ka": {
       const tok = str(o, "tok", TOKEN_MAX);
@@ -224,8 +233,11 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (r !== undefined && r !== "saved" && r !== "pending") return undefined;
       const at = optional(o, "at", stamp);
       const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
+      const rs = o.rows === undefined ? undefined : rows(o);
       if (!at.ok || !boot.ok) return undefined;
+      if (o.rows !== undefined && rs?.length !== 1) return undefined;
       const m: Message = { t, id };
+      if (rs !== undefined) m.rows = rs;
       if (r !== undefined) m.r = r;
       if (at.value !== undefined) m.at = at.value;
       if (boot.value !== undefined) m.boot = boot.value;
@@ -282,6 +294,27 @@ function readMessage(o: Fields): Message | undefined | "type" {
       }
       return m;
     }
+    case "sum": {
+      const ver = uint(o, "ver");
+      const u = uint(o, "u");
+      const on = uint(o, "on");
+      const full = flag(o, "full");
+      const more = optional(o, "more", uint);
+      const rs = rows(o);
+      const w = optional(o, "w", rows);
+      if (ver === undefined || u === undefined || on === undefined) {
+        return undefined;
+      }
+      if (full === undefined || !more.ok || rs === undefined || !w.ok) {
+        return undefined;
+      }
+      if (on > u || rs.length > SUMMARY_ROWS) return undefined;
+      const m: Message = { t, id, ver, u, on, rows: rs };
+      if (full === 1) m.full = 1;
+      if (more.value !== undefined) m.more = more.value;
+      if (w.value !== undefined) m.w = w.value;
+      return m;
+    }
     case "msg": {
       const from = name(o, "from");
       const g = flag(o, "g");
@@ -307,10 +340,15 @@ function readMessage(o: Fields): Message | undefined | "type" {
       const nm = name(o, "name");
       const ref = str(o, "ref", KEY_MAX);
       const at = optional(o, "at", stamp);
+      const why = o.why;
       if (typeof k !== "string" || !NOTE_KINDS.has(k)) return undefined;
       if (nm === undefined || ref === undefined || !at.ok) return undefined;
+      if (why !== undefined && why !== "full" && why !== "store_unavailable") {
+        return undefined;
+      }
       const m: Message = { t, id, k: k as NoteKind, name: nm, ref };
       if (at.value !== undefined) m.at = at.value;
+      if (why !== undefined) m.why = why;
       return m;
     }
     case "ping":
@@ -327,11 +365,13 @@ const MESSAGE_TYPE_SET: Readonly<Record<MessageType, true>> = {
   save: true,
   sync: true,
   ka: true,
+  who: true,
   ack: true,
   retry: true,
   welcome: true,
   err: true,
   tbl: true,
+  sum: true,
   msg: true,
   note: true,
   ping: true,

@@ -213,9 +213,10 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
       return {
         kind: "error",
         event: "refused",
-        text:
-          `[Message to ${event.name} not saved: the server's storage is full.]`,
-        data: { name: event.name },
+        text: event.why === "store_unavailable"
+          ? `[Message to ${event.name} not saved: the server cannot reach its store.]`
+          : `[Message to ${event.name} not saved: the server's storage is full.]`,
+        data: { name: event.name, why: event.why ?? "full" },
       };
     case "unknown_user":
       return {

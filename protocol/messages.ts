@@ -73,10 +73,26 @@ export interface SyncMessage {
   tok: string;
 }
 
+/**
+ * Client to server, in rooms of more than `TABLE_PRINT_LIMIT` users (where the
+ * client holds a summary, not the table): the row of one user. Answered by an
+ * `ack` whose `rows` hold that row, or `err unknown_user`; the server then
+ * keeps that row fresh for the client (see `protocol/README.md`, "Rooms").
+ */
+export interface WhoMessage {
+  t: "who";
+  id: number;
+  tok: string;
+  /** The user looked up. */
+  name: string;
+}
+
 /** Acknowledgement of the datagram with the same id; may carry a result. */
 export interface AckMessage {
   t: "ack";
   id: number;
+  /** Answer to a `who`: the row looked up (exactly one). */
+  rows?: Row[];
   /** Result of a `save`: saved now, or pending while the server tries to deliver. */
   r?: "saved" | "pending";
   /** Server time stamp `YYYY-MM-DD HH:MM:SS`. */
@@ -145,6 +161,30 @@ export interface TableMessage {
   rows: Row[];
 }
 
+/**
+ * Server to client, in rooms of more than `TABLE_PRINT_LIMIT` users: the
+ * table's summary instead of its rows. Printed as the one-line summary a big
+ * table gets; `w` brings the rows this client looked up that changed.
+ */
+export interface SummaryMessage {
+  t: "sum";
+  id: number;
+  /** Table version. */
+  ver: number;
+  /** Users in the table. */
+  u: number;
+  /** Users Online. */
+  on: number;
+  /** 1 when everything is new to this client (it prints "full table"). */
+  full?: 0 | 1;
+  /** The first (at most 5) rows changed since the client's last summary, in registration order. */
+  rows: Row[];
+  /** How many more rows changed than `rows` lists. */
+  more?: number;
+  /** Rows this client looked up (or its own) that changed: kept fresh. */
+  w?: Row[];
+}
+
 /** A chat message part, peer to peer or relayed by the server. */
 export interface ChatMessage extends TextPart {
   t: "msg";
@@ -178,6 +218,11 @@ export interface NoteMessage {
   ref: string;
   /** Server time stamp `YYYY-MM-DD HH:MM:SS`. */
   at?: string;
+  /**
+   * Why a `refused` message was not saved: the store is full (the default
+   * when absent) or the server cannot reach its store.
+   */
+  why?: "full" | "store_unavailable";
 }
 
 /** Server to client: are you still there? Answered with an `ack`. */
@@ -194,11 +239,13 @@ export type Message =
   | SaveMessage
   | SyncMessage
   | KeepaliveMessage
+  | WhoMessage
   | AckMessage
   | RetryMessage
   | WelcomeMessage
   | ErrMessage
   | TableMessage
+  | SummaryMessage
   | ChatMessage
   | NoteMessage
   | PingMessage;

@@ -6,6 +6,7 @@
  */
 import {
   EXIT_FAILURE,
+  EXIT_NAME_IN_USE,
   EXIT_OK,
   EXIT_SAVED,
   EXIT_UNKNOWN_USER,
@@ -14,8 +15,12 @@ import { UdpDriver } from "./udp_driver.ts";
 import { bindFailed } from "./bind_error.ts";
 import { listenUdp } from "./listen.ts";
 import type { Address } from "../protocol/address.ts";
-import type { OutputEvent } from "../protocol/events.ts";
-import { ClientState } from "../client/state.ts";
+import { describeClientEvent } from "../protocol/lines.ts";
+import {
+  type ClientEvent,
+  type ClientExit,
+  ClientState,
+} from "../client/mod.ts";
 import { openTerminal } from "./terminal.ts";
 
 /** Options for {@linkcode runClient}. */
@@ -74,7 +79,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     serverHost = await resolveHost(options.host);
   } catch (e) {
     Deno.stderr.writeSync(
-      new TextEncoder().encode(`${(e as Error).message}\n`),
+      new TextEncoder().encode(`udpchat: ${(e as Error).message}\n`),
     );
     return EXIT_FAILURE;
   }
@@ -91,6 +96,8 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     json: options.json ?? false,
     color: options.color,
     bell: options.bell,
+    // Tab completes the names in the table.
+    names: () => state.table.map(([name]) => name),
   });
   const state = new ClientState({
     name: options.name,
@@ -102,7 +109,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
   let nextExec = 0;
 
   const afterStep = () => {
-    if (state.exitCode !== undefined) return finish(state.exitCode);
+    if (state.exit !== undefined) return finish(exitStatus(state.exit));
     if (state.phase === "registering" || !state.idle) return;
     if (scripted) {
       if (nextExec < exec.length) {
@@ -118,8 +125,8 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     }
     if (inputEnded) finish(EXIT_OK);
   };
-  const driver: UdpDriver<OutputEvent> = new UdpDriver(conn, state, {
-    print: (e) => terminal.print(e),
+  const driver: UdpDriver<ClientEvent> = new UdpDriver(conn, state, {
+    print: (e) => terminal.print(describeClientEvent(e)),
     afterStep,
   });
 
@@ -129,11 +136,10 @@ export async function runClient(options: RunClientOptions): Promise<number> {
 
   state.start(driver.now());
   const running = driver.run().then(() => EXIT_OK, (e) => {
-    terminal.print({
-      kind: "error",
-      event: "socket_error",
-      text: `[Network error: ${e instanceof Error ? e.message : String(e)}]`,
-    });
+    terminal.print(describeClientEvent({
+      type: "network_error",
+      message: e instanceof Error ? e.message : String(e),
+    }));
     return EXIT_FAILURE;
   });
   driver.step();
@@ -142,7 +148,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
       for await (const line of terminal.lines()) {
         state.command(line, driver.now());
         driver.step();
-        if (state.exitCode !== undefined) return;
+        if (state.exit !== undefined) return;
       }
       inputEnded = true;
       driver.step();
@@ -159,6 +165,31 @@ export async function runClient(options: RunClientOptions): Promise<number> {
   await driver.close();
   terminal.close();
   return code;
+}
+
+/**
+ * The exit status for the client core's decision to exit.
+ *
+ * @param exit Why the client exits.
+ * @returns 0 for `done`, 5 when the name is in use, 1 otherwise.
+ *
+ * @example Usage
+ * ```ts
+ * import { exitStatus } from "./client.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(exitStatus({ type: "exit", reason: "name_in_use" }), 5);
+ * ```
+ */
+export function exitStatus(exit: ClientExit): number {
+  switch (exit.reason) {
+    case "done":
+      return EXIT_OK;
+    case "name_in_use":
+      return EXIT_NAME_IN_USE;
+    case "server_not_responding":
+    case "registration_refused":
+      return EXIT_FAILURE;
+  }
 }
 
 // The exit status of a scripted run: the worst thing that happened.

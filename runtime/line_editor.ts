@@ -1,11 +1,23 @@
-// A line editor as a pure state machine: keypresses in, submitted lines and a
-// redraw string out. The terminal adapter owns raw mode and the screen.
+/**
+ * A line editor as a pure state machine: keypresses in, submitted lines and
+ * a redraw flag out. The terminal adapter owns raw mode and the screen.
+ *
+ * @module
+ */
+import { commonPrefix, type Completion } from "./completion.ts";
+import { sanitize } from "./sanitize.ts";
 
-/** What the input completed: a line, Ctrl+C, or Ctrl+D on an empty line. */
+/**
+ * What the input completed: a line (which holds `\n` where a pasted block
+ * had line ends), Ctrl+C, Ctrl+D on an empty line, Ctrl+L (clear the screen)
+ * or a Tab with several ways to complete the word (show them).
+ */
 export type EditorAction =
   | { type: "line"; text: string }
   | { type: "interrupt" }
-  | { type: "eof" };
+  | { type: "eof" }
+  | { type: "clear" }
+  | { type: "candidates"; candidates: string[] };
 
 /** What {@linkcode LineEditor.feed} returns. */
 export interface FeedResult {
@@ -19,7 +31,36 @@ export interface FeedResult {
 export interface LineEditorOptions {
   /** How many submitted lines the history keeps (default 500). */
   historySize?: number;
+  /**
+   * Completes the word before the cursor on Tab (see `completeWord`).
+   * Without it, Tab types a space.
+   */
+  complete?: (line: string, cursor: number) => Completion;
 }
+
+/** What shows a line end of a pasted block on the input line. */
+export const LINE_END_MARK = "\u23ce";
+
+/**
+ * The input line as it is shown: `sanitize`d, with {@linkcode LINE_END_MARK}
+ * for each line end. It has the same length in UTF-16 code units as the
+ * text, so the cursor's index holds for both.
+ *
+ * @param text The editor's text.
+ * @returns Text safe to print.
+ *
+ * @example Usage
+ * ```ts
+ * import { displayText } from "./line_editor.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(displayText("a\nb\u202e"), "a\u23ceb\ufffd");
+ * ```
+ */
+export function displayText(text: string): string {
+  return text.split("\n").map(sanitize).join(LINE_END_MARK);
+}
+
+const PASTE_END = "\x1b[201~";
 
 // A CSI sequence (ESC [ params intermediates final), an SS3 sequence (ESC O x),
 // or Alt plus a key; and the beginning of one, cut off at the end of a read.
@@ -31,7 +72,10 @@ const SEGMENTER = new Intl.Segmenter();
 
 /**
  * An input line with a cursor and a history, fed raw terminal input. The
- * cursor moves over whole graphemes (an emoji, a letter with its accents).
+ * cursor moves over, and Backspace and Delete remove, whole grapheme
+ * clusters (an emoji with its skin tone, a flag, a ZWJ family, a letter with
+ * its accents). A bracketed paste (`ESC [200~` ... `ESC [201~`) is inserted
+ * as text, line ends included, and submits nothing.
  */
 export class LineEditor {
   #text = "";
@@ -42,11 +86,18 @@ export class LineEditor {
   #draft = "";
   #pending = "";
   #afterCr = false;
+  #pasting = false;
   #decoder = new TextDecoder();
+  #complete?: (line: string, cursor: number) => Completion;
 
-  /** @param options The history size. */
+  /**
+   * An empty input line with an empty history.
+   *
+   * @param options The history size and Tab completion.
+   */
   constructor(options: LineEditorOptions = {}) {
     this.#historySize = options.historySize ?? 500;
+    this.#complete = options.complete;
   }
 
   /** The text typed so far. */
@@ -74,6 +125,10 @@ export class LineEditor {
         : this.#decoder.decode(input, { stream: true }));
     this.#pending = "";
     while (s.length > 0) {
+      if (this.#pasting) {
+        s = this.#paste(s);
+        continue;
+      }
       if (s[0] === "\x1b") {
         const m = ESCAPE.exec(s);
         if (m === null && ESCAPE_START.test(s)) {
@@ -102,6 +157,29 @@ export class LineEditor {
     return { actions, redraw };
   }
 
+  // Inside a bracketed paste: everything up to its end is text. Returns
+  // what is left of the input.
+  #paste(s: string): string {
+    const end = s.indexOf(PASTE_END);
+    if (end >= 0) {
+      this.#insert(pastedText(s.slice(0, end)));
+      this.#pasting = false;
+      return s.slice(end + PASTE_END.length);
+    }
+    // The end marker may be cut off at the end of this read.
+    let keep = Math.min(s.length, PASTE_END.length - 1);
+    while (keep > 0 && !PASTE_END.startsWith(s.slice(s.length - keep))) keep--;
+    this.#insert(pastedText(s.slice(0, s.length - keep)));
+    this.#pending = s.slice(s.length - keep);
+    return "";
+  }
+
+  #insert(text: string): void {
+    this.#text = this.#text.slice(0, this.#cursor) + text +
+      this.#text.slice(this.#cursor);
+    this.#cursor += text.length;
+  }
+
   /**
    * The string that redraws the input line: clear it, write the prompt and
    * the text, and put the cursor back. The cursor is placed by writing the
@@ -112,9 +190,10 @@ export class LineEditor {
    * @returns ANSI text to write.
    */
   render(prompt: string): string {
-    const line = `\r\x1b[2K${prompt}${this.#text}`;
-    if (this.#cursor === this.#text.length) return line;
-    return `${line}\r${prompt}${this.#text.slice(0, this.#cursor)}`;
+    const text = displayText(this.#text);
+    const line = `\r\x1b[2K${prompt}${text}`;
+    if (this.#cursor === text.length) return line;
+    return `${line}\r${prompt}${text.slice(0, this.#cursor)}`;
   }
 
   #key(ch: string): EditorAction | undefined {
@@ -152,6 +231,8 @@ export class LineEditor {
         return this.#recall(-1);
       case "\x0e": // Ctrl+N
         return this.#recall(1);
+      case "\x0c": // Ctrl+L: clear the screen, redraw the line
+        return { type: "clear" };
       case "\x15": // Ctrl+U: the whole line
         this.#set("");
         return undefined;
@@ -162,16 +243,35 @@ export class LineEditor {
         this.#delete(this.#wordStart(), this.#cursor);
         return undefined;
       case "\t":
-        return this.#key(" ");
+        if (this.#complete === undefined) return this.#key(" ");
+        return this.#tab(this.#complete);
       default: {
         const code = ch.codePointAt(0)!;
         if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return undefined;
-        this.#text = this.#text.slice(0, this.#cursor) + ch +
-          this.#text.slice(this.#cursor);
-        this.#cursor += ch.length;
+        this.#insert(ch);
         return undefined;
       }
     }
+  }
+
+  // Tab: one candidate completes the word (and a space follows); several
+  // extend it to what they share, or, when that adds nothing, are shown.
+  #tab(
+    complete: (line: string, cursor: number) => Completion,
+  ): EditorAction | undefined {
+    const { from, candidates } = complete(this.#text, this.#cursor);
+    if (candidates.length === 0) return undefined;
+    const word = this.#text.slice(from, this.#cursor);
+    let insert: string;
+    if (candidates.length === 1) {
+      insert = candidates[0].slice(word.length);
+      if (this.#text[this.#cursor] !== " ") insert += " ";
+    } else {
+      insert = commonPrefix(candidates).slice(word.length);
+      if (insert === "") return { type: "candidates", candidates };
+    }
+    this.#insert(insert);
+    return undefined;
   }
 
   #escape(params: string, final: string): void {
@@ -205,7 +305,8 @@ export class LineEditor {
       case "Alt+\x7f": // Alt+Backspace
         return this.#delete(this.#wordStart(), this.#cursor);
       case "~":
-        if (first === "3") this.#delete(this.#cursor, this.#next());
+        if (first === "200") this.#pasting = true;
+        else if (first === "3") this.#delete(this.#cursor, this.#next());
         else if (first === "1" || first === "7") this.#cursor = 0;
         else if (first === "4" || first === "8") {
           this.#cursor = this.#text.length;
@@ -267,15 +368,25 @@ export class LineEditor {
 
   #wordStart(): number {
     let i = this.#cursor;
-    while (i > 0 && this.#text[i - 1] === " ") i--;
-    while (i > 0 && this.#text[i - 1] !== " ") i--;
+    while (i > 0 && SPACE.test(this.#text[i - 1])) i--;
+    while (i > 0 && !SPACE.test(this.#text[i - 1])) i--;
     return i;
   }
 
   #wordEnd(): number {
     let i = this.#cursor;
-    while (i < this.#text.length && this.#text[i] === " ") i++;
-    while (i < this.#text.length && this.#text[i] !== " ") i++;
+    while (i < this.#text.length && SPACE.test(this.#text[i])) i++;
+    while (i < this.#text.length && !SPACE.test(this.#text[i])) i++;
     return i;
   }
+}
+
+const SPACE = /\s/;
+
+// A pasted block as input-line text: line ends (CRLF, CR, LF) become LF,
+// tabs spaces, other control characters are dropped.
+function pastedText(text: string): string {
+  return text.replace(/\r\n?/g, "\n").replaceAll("\t", " ")
+    // deno-lint-ignore no-control-regex -- control characters are the point
+    .replace(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/g, "");
 }

@@ -8,7 +8,12 @@ import { bindFailed } from "./bind_error.ts";
 import { listenUdp } from "./listen.ts";
 import { UdpDriver } from "./udp_driver.ts";
 import { readLines } from "./stdin_lines.ts";
-import type { OutputEvent } from "../protocol/events.ts";
+import { formatLine } from "./output_format.ts";
+import {
+  describeServerEvent,
+  type ServerConsoleEvent,
+} from "../protocol/server_lines.ts";
+import type { ServerEvent } from "../server/events.ts";
 import { type ServerLimits, ServerState } from "../server/state.ts";
 
 /** Options for {@linkcode runServer}. */
@@ -34,25 +39,19 @@ function writeLine(line: string): void {
 }
 
 /**
- * Prints one server event as the seed does (`>>> text`) or as JSON.
+ * Prints one server event as the seed does (`>>> text`) or as JSON, in the
+ * words of {@linkcode describeServerEvent}.
  *
- * @param event The event.
+ * @param serverEvent The core's or the console's event.
  * @param options `json`: print JSON.
  */
 export function printServerEvent(
-  event: OutputEvent,
+  serverEvent: ServerEvent | ServerConsoleEvent,
   options: { json?: boolean } = {},
 ): void {
-  writeLine(
-    options.json
-      ? JSON.stringify({
-        event: event.event,
-        kind: event.kind,
-        text: event.text,
-        ...event.data,
-      })
-      : `>>> ${event.text}`,
-  );
+  const event = describeServerEvent(serverEvent);
+  // Network text is neutralised exactly as the client's terminal does it.
+  writeLine(formatLine(event, { json: options.json }));
 }
 
 /**
@@ -63,7 +62,8 @@ export function printServerEvent(
  */
 export async function runServer(options: RunServerOptions): Promise<number> {
   const json = options.json ?? false;
-  const print = (e: OutputEvent) => printServerEvent(e, { json });
+  const print = (e: ServerEvent | ServerConsoleEvent) =>
+    printServerEvent(e, { json });
   let conn: Deno.DatagramConn;
   try {
     conn = listenUdp(options.port, { hostname: options.hostname });
@@ -75,33 +75,24 @@ export async function runServer(options: RunServerOptions): Promise<number> {
     limits: options.limits,
   });
   const driver = new UdpDriver(conn, state, { print });
-  print({
-    kind: "status",
-    event: "online",
-    text: "[Server is online...]",
-    data: { port: driver.localAddr.port },
-  });
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<number>();
   const onSignal = () => stop(0);
-  const showStats = () =>
-    print({
-      kind: "status",
-      event: "stats",
-      text: state.statsLine(),
-      data: {
-        ...state.stats(),
-        dropped: JSON.stringify(state.stats().dropped),
-      },
-    });
+  const showStats = () => print({ type: "stats", stats: state.stats() });
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const hasUsr1 = Deno.build.os !== "windows";
-  if (hasUsr1) Deno.addSignalListener("SIGUSR1", showStats);
+  // SIGUSR2, not SIGUSR1: Deno (since 2.9.2) answers SIGUSR1 by opening a
+  // V8 inspector on 127.0.0.1:9229, whatever the program listens to.
+  const hasUsr2 = Deno.build.os !== "windows";
+  if (hasUsr2) Deno.addSignalListener("SIGUSR2", showStats);
+  // Online once the signals are handled: a signal sent on seeing this line
+  // finds its listener.
+  print({ type: "online", port: driver.localAddr.port });
 
   const running = driver.run().then(() => 0, (e) => {
+    const message = e instanceof Error ? e.message : String(e);
     writeLine(
-      `>>> [Server error: ${e instanceof Error ? e.message : String(e)}]`,
+      `>>> ${describeServerEvent({ type: "server_error", message }).text}`,
     );
     return 1;
   });
@@ -113,11 +104,7 @@ export async function runServer(options: RunServerOptions): Promise<number> {
           if (cmd === "stats") showStats();
           else if (cmd === "exit" || cmd === "quit") return stop(0);
           else if (cmd !== "") {
-            print({
-              kind: "error",
-              event: "usage",
-              text: `[Unknown command: ${cmd}. Server commands: stats, exit]`,
-            });
+            print({ type: "unknown_command", command: cmd });
           }
         }
       } catch {
@@ -128,7 +115,7 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   const code = await Promise.race([stopped, running]);
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
-  if (hasUsr1) Deno.removeSignalListener("SIGUSR1", showStats);
+  if (hasUsr2) Deno.removeSignalListener("SIGUSR2", showStats);
   await driver.close();
   return code;
 }

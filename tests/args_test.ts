@@ -223,10 +223,8 @@ Deno.test("args: exit statuses are distinct and documented values", () => {
 });
 
 Deno.test("args: neither -s nor -c", () => {
-  assertEquals(
-    error([]),
-    `Missing -s or -c (try --help)\n${USAGE_SERVER}\n${USAGE_CLIENT}`,
-  );
+  // One line (the issue #12 wording): no usage lines after it.
+  assertEquals(error([]), "Missing -s or -c (try --help)");
   assertEquals(
     firstLine(["alice", "localhost"]),
     "Missing -s or -c (try --help)",
@@ -266,11 +264,14 @@ Deno.test("args: unknown options", () => {
 });
 
 Deno.test("args: server: missing or extra port", () => {
-  assertEquals(error(["-s"]), `Missing server port\n${USAGE_SERVER}`);
-  assertEquals(error(["-s", "--json"]), `Missing server port\n${USAGE_SERVER}`);
+  assertEquals(error(["-s"]), `Missing server port (${USAGE_SERVER})`);
+  assertEquals(
+    error(["-s", "--json"]),
+    `Missing server port (${USAGE_SERVER})`,
+  );
   assertEquals(
     error(["-s", "5000", "6000"]),
-    `Unexpected argument: 6000\n${USAGE_SERVER}`,
+    `Unexpected argument: 6000 (${USAGE_SERVER})`,
   );
 });
 
@@ -303,26 +304,26 @@ Deno.test("args: --exec without a command", () => {
 Deno.test("args: client: says which arguments are missing", () => {
   assertEquals(
     error(["-c"]),
-    `Missing name, server host, server port, client port\n${USAGE_CLIENT}`,
+    `Missing name, server host, server port, client port (${USAGE_CLIENT})`,
   );
   assertEquals(
     error(["-c", "alice"]),
-    `Missing server host, server port, client port\n${USAGE_CLIENT}`,
+    `Missing server host, server port, client port (${USAGE_CLIENT})`,
   );
   assertEquals(
     error(["-c", "alice", "localhost"]),
-    `Missing server port, client port\n${USAGE_CLIENT}`,
+    `Missing server port, client port (${USAGE_CLIENT})`,
   );
   assertEquals(
     error(["-c", "alice", "localhost", "5000"]),
-    `Missing client port\n${USAGE_CLIENT}`,
+    `Missing client port (${USAGE_CLIENT})`,
   );
 });
 
 Deno.test("args: client: extra arguments", () => {
   assertEquals(
     error(["-c", "alice", "localhost", "5000", "6000", "hi"]),
-    `Unexpected argument: hi\n${USAGE_CLIENT}`,
+    `Unexpected argument: hi (${USAGE_CLIENT})`,
   );
 });
 
@@ -592,4 +593,94 @@ Deno.test("args: the input array is not changed", () => {
       exec: ["x"],
     }),
   );
+});
+
+Deno.test("args: every error is one line", () => {
+  const bad = [
+    [],
+    ["-s"],
+    ["-s", "1", "2"],
+    ["-c"],
+    ["-c", "a", "localhost", "1", "2", "3"],
+    ["--bogus"],
+  ];
+  for (const args of bad) {
+    const e = error(args);
+    assert(!e.includes("\n"), JSON.stringify(e));
+  }
+});
+
+Deno.test("args: -s5000 is -s 5000, and options take --opt=value", () => {
+  assertEquals(parseCommandLine(["-s5000"]), {
+    mode: "server",
+    port: 5000,
+    json: false,
+  });
+  assertEquals(parseCommandLine(["--json", "-s5000"]), {
+    mode: "server",
+    port: 5000,
+    json: true,
+  });
+  assertEquals(
+    error(["-s70000"]),
+    'Invalid server port: "70000" is not between 1 and 65535',
+  );
+  assertEquals(
+    parseCommandLine([
+      "-c",
+      "alice",
+      "localhost",
+      "5000",
+      "0",
+      "--exec=send_all a=b",
+    ]),
+    client({ clientPort: 0, exec: ["send_all a=b"] }),
+  );
+  // An empty --exec= is a command (which the client refuses), not a missing one.
+  assertEquals(
+    parseCommandLine(["-c", "alice", "localhost", "5000", "6000", "--exec="]),
+    client({ exec: [""] }),
+  );
+});
+
+Deno.test("args: spellings that are not udpchat's are unknown options", () => {
+  for (
+    const bad of [
+      "--s",
+      "--c",
+      "--h",
+      "--V",
+      "-j",
+      "-hV",
+      "--help=1",
+      "--exec-x",
+    ]
+  ) {
+    assertEquals(
+      firstLine(["-s", "5000", bad]),
+      `Unknown option: ${bad} (try --help)`,
+      bad,
+    );
+  }
+  assertEquals(
+    error(["-s", "5000", "--no-bell=yes"]),
+    "Unknown option: --no-bell=yes (try --help)",
+  );
+});
+
+Deno.test("args: -- ends the options, also before a port", () => {
+  assertEquals(parseCommandLine(["-s", "--", "5000"]), {
+    mode: "server",
+    port: 5000,
+    json: false,
+  });
+  assertEquals(
+    error(["-s", "--", "--json"]),
+    'Invalid server port: "--json" is not a whole number between 1 and 65535',
+  );
+});
+
+Deno.test("args: -h and -V are in the help", () => {
+  assertMatch(HELP_TEXT, /-h, --help/);
+  assertMatch(HELP_TEXT, /-V, --version/);
 });

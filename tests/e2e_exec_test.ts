@@ -131,7 +131,7 @@ Deno.test("a port in use exits 1 with one clear line", async () => {
   assertEquals(code, 1);
   assertEquals(
     raw.stderr,
-    `Cannot open UDP port ${sp}: port ${sp} is already in use\n`,
+    `udpchat: Cannot open UDP port ${sp}: port ${sp} is already in use\n`,
   );
   const client = await run(["-c", "x", "127.0.0.1", String(sp), String(sp)]);
   assertEquals(client.code, 1);

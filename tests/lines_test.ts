@@ -287,7 +287,16 @@ const ROWS: Row[] = [
       kind: "error",
       event: "refused",
       text: "[Message to userD not saved: the server's storage is full.]",
-      data: { name: "userD" },
+      data: { name: "userD", why: "full" },
+    },
+  },
+  {
+    event: { type: "not_saved", name: "userD", why: "store_unavailable" },
+    line: {
+      kind: "error",
+      event: "refused",
+      text: "[Message to userD not saved: the server cannot reach its store.]",
+      data: { name: "userD", why: "store_unavailable" },
     },
   },
   {

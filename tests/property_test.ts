@@ -178,7 +178,31 @@ function messagesOf(p: Pools): Arb<Message> {
       id: p.id,
       r: fc.constantFrom("saved", "pending"),
       at: stampArb,
-    }, ["r", "at"]),
+      rows: fc.array(row, { minLength: 1, maxLength: 1 }),
+    }, ["r", "at", "rows"]),
+    rec("who", { id: p.id, tok: p.tok, name: p.name }),
+    fc.record({
+      id: p.id,
+      ver: p.count,
+      on: p.count,
+      extra: p.count,
+      full: fc.constantFrom(0 as const, 1 as const),
+      rows: fc.array(row, { maxLength: 5 }),
+      more: p.count,
+      w: fc.array(row, { maxLength: 8 }),
+      keep: fc.record({ full: fc.boolean(), more: fc.boolean(), w: fc.boolean() }),
+    }).map(({ on, extra, keep, full, more, w, ...m }): Message => {
+      const s: Message = {
+        t: "sum",
+        ...m,
+        on,
+        u: Math.min(Number.MAX_SAFE_INTEGER, on + extra),
+      };
+      if (keep.full && full === 1) s.full = 1;
+      if (keep.more) s.more = more;
+      if (keep.w) s.w = w;
+      return s;
+    }),
     rec("retry", { id: p.id, ck: ckArb }),
     rec("welcome", { id: p.id, tok: p.tok, off: p.count, o0: p.count }, [
       "o0",
@@ -203,7 +227,8 @@ function messagesOf(p: Pools): Arb<Message> {
       name: p.name,
       ref: fc.string({ maxLength: 80 }),
       at: stampArb,
-    }, ["at"]),
+      why: fc.constantFrom("full", "store_unavailable"),
+    }, ["at", "why"]),
     rec("ping", { id: p.id }),
   );
 }
@@ -225,6 +250,7 @@ type Kind =
   | "code"
   | "note"
   | "r"
+  | "why"
   | "tbl_i"
   | "tbl_n";
 
@@ -251,7 +277,8 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
   },
   sync: { id: "uint", tok: "str64" },
   ka: { id: "uint", tok: "str64" },
-  ack: { id: "uint", r: "r", at: "stamp" },
+  who: { id: "uint", tok: "str64", name: "name" },
+  ack: { id: "uint", r: "r", at: "stamp", rows: "rows" },
   retry: { id: "uint", ck: "str64" },
   welcome: { id: "uint", tok: "str64", off: "uint", o0: "uint" },
   err: { id: "uint", code: "code", name: "name" },
@@ -262,6 +289,16 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     i: "tbl_i",
     n: "tbl_n",
     rows: "rows",
+  },
+  sum: {
+    id: "uint",
+    ver: "uint",
+    u: "uint",
+    on: "uint",
+    full: "flag",
+    rows: "rows",
+    more: "uint",
+    w: "rows",
   },
   msg: {
     id: "uint",
@@ -274,7 +311,14 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     at: "stamp",
     o: "uint",
   },
-  note: { id: "uint", k: "note", name: "name", ref: "ref", at: "stamp" },
+  note: {
+    id: "uint",
+    k: "note",
+    name: "name",
+    ref: "ref",
+    at: "stamp",
+    why: "why",
+  },
   ping: { id: "uint" },
 };
 
@@ -332,6 +376,7 @@ const BAD: Record<Kind, string[]> = {
   code: ['"nope"', '"__proto__"', '"toString"', "7"],
   note: ['"nope"', '"constructor"', "7"],
   r: ['"nope"', '""', "7"],
+  why: ['"nope"', '"refused"', "7"],
   tbl_i: ["10000", "-1", "1.5", ...HUGE],
   tbl_n: ["0", "10001", "-1", ...HUGE],
 };
@@ -465,6 +510,10 @@ function requiredFields(m: Message): string[] {
     case "sync":
     case "ka":
       return ["id", "tok"];
+    case "who":
+      return ["id", "tok", "name"];
+    case "sum":
+      return ["id", "ver", "u", "on", "rows"];
     case "retry":
       return ["id", "ck"];
     case "welcome":

@@ -6,6 +6,10 @@ import {
   type TerminalOptions,
 } from "../runtime/terminal.ts";
 import type { OutputEvent } from "../protocol/events.ts";
+import { formatRows } from "../runtime/output_format.ts";
+import { wrapText } from "../runtime/wrap.ts";
+import { displayWidth } from "../runtime/display_width.ts";
+import { completeWord } from "../runtime/completion.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
@@ -335,12 +339,12 @@ Deno.test("piped: close() ends lines() while the input is still open", async () 
   assertEquals(await lines, ["one"]);
 });
 
-Deno.test("JSON: one object per line, no prompt, no colour, no raw mode", async () => {
+Deno.test("JSON piped: one object per line, no prompt, no colour, no raw mode", async () => {
   const f = fake({
     json: true,
     color: true,
-    isTerminal: true,
-    outputIsTerminal: true,
+    isTerminal: false,
+    outputIsTerminal: false,
   });
   const t = openTerminal(f.options);
   f.send("who\n");
@@ -357,6 +361,34 @@ Deno.test("JSON: one object per line, no prompt, no colour, no raw mode", async 
     text: "userB: hi \x1b[2J",
     from: "userB",
   });
+});
+
+Deno.test("JSON on a TTY: an event never lands on the half-typed input line", async () => {
+  const f = fake({
+    json: true,
+    color: true,
+    isTerminal: true,
+    outputIsTerminal: true,
+  });
+  const t = openTerminal(f.options);
+  assertEquals(f.raw, [true]);
+  const lines = t.lines()[Symbol.asyncIterator]();
+  const first = lines.next();
+  f.send("send userB half");
+  await f.waitFor((w) => w.endsWith(">>> send userB half"));
+  f.out.length = 0;
+  t.print({ ...incoming, data: { from: "userB" } });
+  const written = f.out.join("");
+  // Erase the input line, the JSON object on a line of its own, the input again.
+  const [json, rest] = written.slice("\r\x1b[2K".length).split("\r\n");
+  assert(written.startsWith("\r\x1b[2K"), written);
+  assertEquals(JSON.parse(json).from, "userB");
+  assert(!written.includes("\x07"), "no bell in JSON");
+  assertEquals(rest, "\r\x1b[2K>>> send userB half");
+  f.send("\r");
+  assertEquals(await first, { value: "send userB half", done: false });
+  t.close();
+  assertEquals(f.raw, [true, false]);
 });
 
 Deno.test("interactive: an event prints above the input line and the half-typed text stays intact", async () => {
@@ -493,4 +525,379 @@ Deno.test("colour on a TTY, none with NO_COLOR set or --no-color", async () => {
     plain,
     "\r\x1b[2K>>> \r\x1b[2K>>> boom\r\n\x07\r\x1b[2K>>> \r\x1b[2K",
   );
+});
+
+// --- Issue #12: width, graphemes, paste, keys, signals ------------------------
+
+Deno.test("displayWidth: wide, emoji, flags, ZWJ and combining characters", () => {
+  const cases: [string, number][] = [
+    ["abc", 3],
+    ["日本語", 6],
+    ["ｶ", 1], // halfwidth katakana
+    ["Ａ", 2], // fullwidth A
+    ["👍🏽", 2],
+    ["🇫🇷", 2],
+    ["👨‍👩‍👧", 2],
+    ["e\u0301", 1],
+    ["❤\ufe0f", 2],
+    ["한국어", 6],
+    ["\u200b", 0],
+  ];
+  for (const [text, width] of cases) {
+    assertEquals(displayWidth(text), width, text);
+  }
+});
+
+Deno.test("wrapText: rows by display width, a wide character never cut, the cursor located", () => {
+  const rows = (w: ReturnType<typeof wrapText>) =>
+    w.rows.map((r) => r.prefix + r.text);
+  // 10 columns: ">>> " then 6 columns per first row.
+  const w = wrapText("日本語日本", { columns: 9, prompt: ">>> ", cursor: 3 });
+  // ">>> 日本" is 8 columns: 語 (2) does not fit in the 9th.
+  assertEquals(rows(w), [">>> 日本", "語日本"]);
+  assertEquals(w.cursor, { row: 1, col: 2, before: "語" });
+  assertEquals(w.end, { row: 1, col: 6, before: "語日本" });
+  // A row filled to the last column: the end is on the next (empty) row.
+  const full = wrapText("abcdef", { columns: 10, prompt: ">>> " });
+  assertEquals(rows(full), [">>> abcdef", ""]);
+  assertEquals(full.end, { row: 1, col: 0, before: "" });
+  // The cursor at the start is just after the prompt.
+  assertEquals(
+    wrapText("abc", { columns: 80, prompt: ">>> ", cursor: 0 }).cursor,
+    {
+      row: 0,
+      col: 4,
+      before: ">>> ",
+    },
+  );
+});
+
+Deno.test("formatRows: a wrapped message's continuation rows are indented; no row passes for another message", () => {
+  const text = "userE: ok" + " ".repeat(70) +
+    "userA: please re-send the invoice to my new account";
+  const rows = formatRows({ kind: "incoming", event: "message", text }, {
+    columns: 80,
+  });
+  assert(rows.length >= 2, JSON.stringify(rows));
+  assert(rows[0].startsWith(">>> userE: ok"));
+  for (const row of rows.slice(1)) {
+    assert(row.startsWith("    "), JSON.stringify(row));
+    assert(!row.startsWith(">>>"), row);
+  }
+  for (const row of rows) assert(displayWidth(row) <= 80, row);
+  // Line ends in a message are continuation rows too, never a new ">>> " line.
+  assertEquals(
+    formatRows({
+      kind: "incoming",
+      event: "message",
+      text: "userE: hi\r\n>>> userA: fake\nbye",
+    }),
+    [">>> userE: hi", "    >>> userA: fake", "    bye"],
+  );
+  // Colour wraps the text of each row, not the prompt or the indent.
+  assertEquals(
+    formatRows({ kind: "error", event: "x", text: "abcdefgh" }, {
+      columns: 10,
+      color: true,
+    }),
+    [">>> \x1b[31mabcdef\x1b[0m", "    \x1b[31mgh\x1b[0m"],
+  );
+});
+
+Deno.test("sanitize(): bidi controls and line/paragraph separators are neutralised", () => {
+  for (
+    const c of [
+      "\u202a",
+      "\u202b",
+      "\u202c",
+      "\u202d",
+      "\u202e",
+      "\u2066",
+      "\u2067",
+      "\u2068",
+      "\u2069",
+      "\u200e",
+      "\u200f",
+      "\u061c",
+      "\u2028",
+      "\u2029",
+    ]
+  ) {
+    assertEquals(
+      sanitize(`a${c}b`),
+      "a\ufffdb",
+      c.codePointAt(0)!.toString(16),
+    );
+  }
+  assertEquals(sanitize("photo\u202egnp.exe"), "photo\ufffdgnp.exe");
+  // Joiners and variation selectors are part of emoji: kept.
+  assertEquals(sanitize("👨\u200d👩 ❤\ufe0f"), "👨\u200d👩 ❤\ufe0f");
+});
+
+Deno.test("LineEditor: Backspace removes a whole cluster: skin tone, flag, ZWJ family, combining accent", () => {
+  for (const cluster of ["👍🏽", "🇫🇷", "👨‍👩‍👧", "e\u0301", "日"]) {
+    const e = new LineEditor();
+    e.feed(`ok${cluster}`);
+    e.feed("\x7f");
+    assertEquals(e.text, "ok", cluster);
+    e.feed(`${cluster}x\x1b[D\x1b[D`); // Left, Left: before the cluster
+    assertEquals(e.cursor, 2, cluster);
+    e.feed("\x1b[3~"); // Delete
+    assertEquals(e.text, "okx", cluster);
+  }
+});
+
+Deno.test("LineEditor: a bracketed paste is text: line ends kept, nothing submitted until Enter", () => {
+  const e = new LineEditor();
+  const paste = "\x1b[200~line one\r\nline two\rdereg userA\nlast\x1b[201~";
+  assertEquals(e.feed(`send_all ${paste}`).actions, []);
+  assertEquals(e.text, "send_all line one\nline two\ndereg userA\nlast");
+  // Keys after the paste edit the line as usual.
+  e.feed("!");
+  assertEquals(e.feed("\r").actions, [{
+    type: "line",
+    text: "send_all line one\nline two\ndereg userA\nlast!",
+  }]);
+  // The markers and the text may be cut anywhere between reads.
+  const f = new LineEditor();
+  for (const ch of "\x1b[200~a\x1b[2J\tb\nc\x1b[201~") f.feed(ch);
+  assertEquals(f.text, "a[2J b\nc"); // control characters dropped, tab a space
+  assertEquals(f.feed("\r").actions, [{ type: "line", text: "a[2J b\nc" }]);
+});
+
+Deno.test("LineEditor: Ctrl+K, Ctrl+L, Alt+F, Ctrl+Left/Right", () => {
+  const e = new LineEditor();
+  e.feed("send userB hello there");
+  e.feed("\x01\x1bf"); // Home, Alt+F
+  assertEquals(e.cursor, 4);
+  e.feed("\x1b[1;5C"); // Ctrl+Right
+  assertEquals(e.cursor, "send userB".length);
+  e.feed("\x1b[1;5D\x1b[1;5D"); // Ctrl+Left twice
+  assertEquals(e.cursor, 0);
+  e.feed("\x1bf\x1bf"); // Alt+F twice
+  e.feed("\x0b"); // Ctrl+K
+  assertEquals(e.text, "send userB");
+  assertEquals(e.feed("\x0c").actions, [{ type: "clear" }]); // Ctrl+L
+  assertEquals(e.text, "send userB");
+});
+
+Deno.test("LineEditor: Tab completes commands and user names", () => {
+  const names = () => ["userA", "userB", "bob"];
+  const e = new LineEditor({
+    complete: (line, cursor) => completeWord(line, cursor, { names }),
+  });
+  e.feed("sen\t");
+  assertEquals(e.text, "send"); // send and send_all share "send"
+  assertEquals(e.feed("\t").actions, [{
+    type: "candidates",
+    candidates: ["send", "send_all"],
+  }]);
+  e.feed(" b\t");
+  assertEquals(e.text, "send bob ");
+  e.feed("\x15de\t");
+  assertEquals(e.text, "dereg ");
+  e.feed("u\t");
+  assertEquals(e.text, "dereg user");
+  e.feed("A\t");
+  assertEquals(e.text, "dereg userA ");
+  // No completion in a message.
+  e.feed("\x15send_all us\t");
+  assertEquals(e.text, "send_all us");
+});
+
+/** A fake signal source the tests can raise signals on. */
+function fakeSignals() {
+  const handlers = new Map<string, Set<() => void>>();
+  return {
+    add(signal: string, handler: () => void) {
+      if (!handlers.has(signal)) handlers.set(signal, new Set());
+      handlers.get(signal)!.add(handler);
+    },
+    remove(signal: string, handler: () => void) {
+      handlers.get(signal)?.delete(handler);
+    },
+    raise(signal: string) {
+      for (const h of handlers.get(signal) ?? []) h();
+    },
+    count: () => [...handlers.values()].reduce((n, s) => n + s.size, 0),
+  };
+}
+
+Deno.test("interactive: input wider than the terminal wraps, and is erased and redrawn in place", async () => {
+  let columns = 20;
+  const f = fake({
+    isTerminal: true,
+    outputIsTerminal: true,
+    columns: () => columns,
+  });
+  const t = openTerminal(f.options);
+  const lines = t.lines()[Symbol.asyncIterator]();
+  const first = lines.next();
+  // 4 + 26 columns: two rows in 20 columns.
+  f.send("send userB abcdefghijklmno");
+  await f.waitFor((w) => w.endsWith("klmno"));
+  f.out.length = 0;
+  f.send("p");
+  // The cursor is on the second row: up one, erase to the end of the screen.
+  await f.waitFor((w) => w.endsWith("klmnop"));
+  assertEquals(
+    f.out.join(""),
+    "\r\x1b[2K>>> send userB abcde\r\nfghijklmnop".replace(
+      "\r\x1b[2K",
+      "\x1b[1A\r\x1b[J",
+    ),
+  );
+  // Home: the cursor goes up to the first row, just after the prompt.
+  f.out.length = 0;
+  f.send("\x01");
+  await f.waitFor((w) => w.endsWith("\x1b[1A\r>>> "));
+  // An event: erase both rows from the first, print, draw the input again.
+  f.out.length = 0;
+  t.print({ kind: "status", event: "x", text: "[Client table updated.]" });
+  assertEquals(
+    f.out.join(""),
+    // (the event wraps too, its second row indented)
+    "\r\x1b[J>>> [Client table up\r\n    dated.]\r\n" +
+      "\r\x1b[2K>>> send userB abcde\r\nfghijklmnop\x1b[1A\r>>> ",
+  );
+  // A resize to 40 columns: one row now.
+  f.out.length = 0;
+  columns = 40;
+  // (no signal source in this fake: a keypress redraws at the new width)
+  f.send("\x05");
+  await f.waitFor((w) => w.includes("hijklmnop"));
+  f.send("\r");
+  assertEquals(await first, {
+    value: "send userB abcdefghijklmnop",
+    done: false,
+  });
+  t.close();
+});
+
+Deno.test("interactive: SIGWINCH redraws at the new width; SIGCONT restores raw mode and redraws", async () => {
+  let columns = 20;
+  const signals = fakeSignals();
+  const f = fake({
+    isTerminal: true,
+    outputIsTerminal: true,
+    columns: () => columns,
+    signals,
+    bracketedPaste: true,
+  });
+  const t = openTerminal(f.options);
+  assertEquals(f.out.join(""), "\x1b[?2004h\r\x1b[2K>>> ");
+  const lines = t.lines()[Symbol.asyncIterator]();
+  const next = lines.next();
+  f.send("send userB abcdefghijklmno");
+  await f.waitFor((w) => w.endsWith("klmno"));
+  f.out.length = 0;
+  columns = 10;
+  signals.raise("SIGWINCH");
+  // At 20 columns the cursor was on row 1, after one full row of 20 columns,
+  // which a reflowing terminal splits in two at 10: up 2.
+  assertEquals(
+    f.out.join(""),
+    "\x1b[2A\r\x1b[J>>> send u\r\nserB abcde\r\nfghijklmno\r\n",
+  );
+  // Ctrl+Z stopped us; `fg` sends SIGCONT: raw mode and paste mode again,
+  // and the prompt and input drawn on the fresh row.
+  f.out.length = 0;
+  signals.raise("SIGCONT");
+  assertEquals(f.raw, [true, true]);
+  assertEquals(
+    f.out.join(""),
+    "\x1b[?2004h\r\x1b[2K>>> send u\r\nserB abcde\r\nfghijklmno\r\n",
+  );
+  f.send("\r");
+  assertEquals(await next, {
+    value: "send userB abcdefghijklmno",
+    done: false,
+  });
+  t.close();
+  assertEquals(signals.count(), 0);
+  assert(f.out.join("").endsWith("\x1b[?2004l"));
+});
+
+Deno.test("interactive: SIGHUP and SIGQUIT restore the terminal at once and end with exit", async () => {
+  for (const signal of ["SIGHUP", "SIGQUIT"]) {
+    const signals = fakeSignals();
+    const f = fake({
+      isTerminal: true,
+      outputIsTerminal: true,
+      signals,
+      bracketedPaste: true,
+    });
+    const t = openTerminal(f.options);
+    const lines = Array.fromAsync(t.lines());
+    f.send("half");
+    await f.waitFor((w) => w.endsWith(">>> half"));
+    f.out.length = 0;
+    signals.raise(signal);
+    assertEquals(f.raw, [true, false], signal);
+    assertEquals(await lines, ["exit"], signal);
+    if (signal === "SIGHUP") {
+      assertEquals(f.out, [], "nothing to a hung-up tty");
+    } else assert(f.out.join("").includes("\x1b[?2004l"), f.out.join(""));
+    t.close();
+    assertEquals(signals.count(), 0);
+  }
+});
+
+Deno.test("interactive: SIGINT (Ctrl+C with the tty's signals on) is the exit command", async () => {
+  const signals = fakeSignals();
+  const f = fake({ isTerminal: true, outputIsTerminal: true, signals });
+  const t = openTerminal(f.options);
+  const lines = Array.fromAsync(t.lines());
+  f.send("oops");
+  await f.waitFor((w) => w.endsWith(">>> oops"));
+  signals.raise("SIGINT");
+  assertEquals(await lines, ["exit"]);
+  assert(f.out.join("").endsWith(">>> oops^C\r\n"), f.out.join(""));
+  t.close();
+});
+
+Deno.test("interactive: a multi-line paste is one message, or refused with one line", async () => {
+  const f = fake({ isTerminal: true, outputIsTerminal: true });
+  const t = openTerminal(f.options);
+  const lines = t.lines()[Symbol.asyncIterator]();
+  const first = lines.next();
+  // Four pasted lines, the third a command: nothing runs, one line says why.
+  f.send("\x1b[200~hello\nline two\ndereg userA\nlast\n\x1b[201~");
+  await f.waitFor((w) => w.includes("last"));
+  f.send("\r");
+  await f.waitFor((w) => w.includes("Nothing was run"));
+  const written = f.out.join("");
+  assertEquals(written.match(/\[Several lines pasted[^\]]*\]/g)!.length, 1);
+  // A paste after send_all: one message, sent on Enter.
+  f.send("send_all \x1b[200~one\r\ntwo\x1b[201~");
+  await f.waitFor((w) => w.endsWith("one\u23cetwo"));
+  f.send("\r");
+  assertEquals(await first, { value: "send_all one\ntwo", done: false });
+  t.close();
+});
+
+Deno.test("interactive: Tab shows the names when they do not complete further; Ctrl+L clears the screen", async () => {
+  const f = fake({
+    isTerminal: true,
+    outputIsTerminal: true,
+    names: () => ["userA", "userB"],
+  });
+  const t = openTerminal(f.options);
+  const lines = Array.fromAsync(t.lines());
+  f.send("send u\t");
+  await f.waitFor((w) => w.endsWith(">>> send user"));
+  f.out.length = 0;
+  f.send("\t");
+  await f.waitFor((w) => w.includes("userA  userB"));
+  assertEquals(
+    f.out.join(""),
+    "\r\x1b[2KuserA  userB\r\n\r\x1b[2K>>> send user",
+  );
+  f.out.length = 0;
+  f.send("\x0c");
+  await f.waitFor((w) => w.length > 0);
+  assertEquals(f.out.join(""), "\x1b[H\x1b[2J>>> send user");
+  f.end();
+  assertEquals(await lines, []);
+  t.close();
 });
