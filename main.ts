@@ -56,7 +56,12 @@ export async function main(args: string[]): Promise<number> {
   if (!hasUnstableNet()) return unstableNetMissing();
   switch (parsed.mode) {
     case "server":
-      return await runServer({ port: parsed.port, json: parsed.json });
+      return await runServer({
+        port: parsed.port,
+        json: parsed.json,
+        hostname: parsed.bind,
+        store: parsed.store,
+      });
     case "client":
       return await runClient({
         name: parsed.name,
@@ -67,6 +72,9 @@ export async function main(args: string[]): Promise<number> {
         exec: parsed.exec,
         bell: parsed.bell,
         color: parsed.color,
+        keepaliveMs: parsed.keepalive === undefined
+          ? undefined
+          : parsed.keepalive * 1000,
       });
   }
 }

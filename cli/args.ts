@@ -17,7 +17,15 @@ import {
 export type Config =
   | { mode: "help" }
   | { mode: "version" }
-  | { mode: "server"; port: number; json: boolean }
+  | {
+    mode: "server";
+    port: number;
+    json: boolean;
+    /** `--store`: `memory` (the default) or `nats://HOST:PORT[,nats://...]`. */
+    store?: string;
+    /** `--bind`: the one address to listen on (default: every address). */
+    bind?: string;
+  }
   | {
     mode: "client";
     name: string;
@@ -28,6 +36,8 @@ export type Config =
     exec: string[];
     bell: boolean;
     color: boolean;
+    /** `--keepalive`: the keepalive interval's middle, in seconds. */
+    keepalive?: number;
   };
 
 /** A command line that cannot be run, and why. */
@@ -43,7 +53,7 @@ export interface UsageError {
 export const HELP_TEXT = `udpchat: a lightweight command-line chat over UDP
 
 Usage:
-  udpchat -s <server_port> [--json]
+  udpchat -s <server_port> [--json] [--store URL] [--bind ADDRESS]
   udpchat -c <name> <server_host> <server_port> <client_port> [options]
   udpchat -h | --help
   udpchat -V | --version
@@ -60,7 +70,14 @@ Options:
   --json        print one JSON object per event (server and client)
   --            end of options (for a name that starts with "-")
 
+Server options:
+  --store URL   where stored messages live: memory (the default; lost when
+                the server stops) or nats://HOST:PORT (NATS JetStream,
+                several comma-separated for a cluster: kept across restarts)
+  --bind ADDR   listen on this address only (default: IPv6 and IPv4)
+
 Client options:
+  --keepalive S keepalive interval in seconds (default 20: every 15 to 25 s)
   --exec CMD    run CMD after registering, wait for its outcome, then leave
                 (repeatable, run in order; --exec=CMD works too); the exit
                 status says what happened
@@ -84,7 +101,8 @@ Exit status:
   ${EXIT_NAME_IN_USE}  the name is Online in another session
 `;
 
-const USAGE_SERVER = "usage: udpchat -s <server_port> [--json]";
+const USAGE_SERVER =
+  "usage: udpchat -s <server_port> [--json] [--store URL] [--bind ADDRESS]";
 const USAGE_CLIENT =
   "usage: udpchat -c <name> <server_host> <server_port> <client_port> [options]";
 const NAME = /^[\p{L}\p{N}_.-]{1,32}$/u;
@@ -191,6 +209,9 @@ const OPTIONS = {
   "no-bell": { type: "boolean" },
   "no-color": { type: "boolean" },
   exec: { type: "string" },
+  store: { type: "string" },
+  bind: { type: "string" },
+  keepalive: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -203,6 +224,9 @@ const SPELLINGS: ReadonlySet<string> = new Set([
   "--no-bell",
   "--no-color",
   "--exec",
+  "--store",
+  "--bind",
+  "--keepalive",
   "-h",
   "--help",
   "-V",
@@ -212,8 +236,20 @@ const SPELLINGS: ReadonlySet<string> = new Set([
 /** The options a server refuses. */
 const CLIENT_ONLY: ReadonlySet<string> = new Set([
   "exec",
+  "keepalive",
   "no-bell",
   "no-color",
+]);
+
+/** The options a client refuses. */
+const SERVER_ONLY: ReadonlySet<string> = new Set(["store", "bind"]);
+
+/** Options that take a value, which `--name=value` may give. */
+const WITH_VALUE: ReadonlySet<string> = new Set([
+  "exec",
+  "store",
+  "bind",
+  "keepalive",
 ]);
 
 type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
@@ -268,6 +304,9 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
   const positional: string[] = [];
   const exec: string[] = [];
   const clientOnly: string[] = [];
+  const serverOnly: string[] = [];
+  let store: string | undefined, bind: string | undefined;
+  let keepalive: string | undefined;
   let json = false, bell = true, color = true, mode: "s" | "c" | undefined;
   const done = new Set<number>(); // arguments already read
   for (const t of tokens) {
@@ -288,10 +327,13 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
     if (attached && t.name !== "s" && t.name !== "c") {
       return { error: `Unknown option: ${arg} (try --help)` };
     }
-    if (!SPELLINGS.has(t.rawName) || (t.inlineValue && t.name !== "exec")) {
+    if (
+      !SPELLINGS.has(t.rawName) || (t.inlineValue && !WITH_VALUE.has(t.name))
+    ) {
       return { error: `Unknown option: ${arg} (try --help)` };
     }
     if (CLIENT_ONLY.has(t.name)) clientOnly.push(`--${t.name}`);
+    if (SERVER_ONLY.has(t.name)) serverOnly.push(`--${t.name}`);
     switch (t.name) {
       case "s":
       case "c":
@@ -316,6 +358,16 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
         }
         exec.push(t.value);
         break;
+      case "store":
+      case "bind":
+      case "keepalive":
+        if (t.value === undefined || t.value === "") {
+          return { error: `Missing value after --${t.name}` };
+        }
+        if (t.name === "store") store = t.value;
+        else if (t.name === "bind") bind = t.value;
+        else keepalive = t.value;
+        break;
     }
   }
   if (mode === undefined) {
@@ -336,7 +388,19 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
       return { error: `Not a server option: ${clientOnly[0]}` };
     }
     const p = port(positional[0], "server port", false);
-    return typeof p === "number" ? { mode: "server", port: p, json } : p;
+    if (typeof p !== "number") return p;
+    if (
+      store !== undefined && store !== "memory" && !store.startsWith("nats://")
+    ) {
+      return {
+        error:
+          `Invalid store: "${store}" (memory, or nats://HOST:PORT[,nats://HOST:PORT...])`,
+      };
+    }
+    const server: Config = { mode: "server", port: p, json };
+    if (store !== undefined) server.store = store;
+    if (bind !== undefined) server.bind = bind;
+    return server;
   }
   const names = ["name", "server host", "server port", "client port"];
   if (positional.length < 4) {
@@ -351,6 +415,21 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
       error: `Unexpected argument: ${positional[4]} (${USAGE_CLIENT})`,
     };
   }
+  if (serverOnly.length > 0) {
+    return { error: `Not a client option: ${serverOnly[0]}` };
+  }
+  let keepaliveSeconds: number | undefined;
+  if (keepalive !== undefined) {
+    keepaliveSeconds = Number(keepalive);
+    if (
+      !/^\d+(\.\d+)?$/.test(keepalive) || keepaliveSeconds < 1 ||
+      keepaliveSeconds > 3600
+    ) {
+      return {
+        error: `Invalid keepalive: "${keepalive}" must be 1 to 3600 seconds`,
+      };
+    }
+  }
   const [name, host, sp, cp] = positional;
   if (!NAME.test(name)) {
     return {
@@ -364,7 +443,7 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
   if (typeof serverPort !== "number") return serverPort;
   const clientPort = port(cp, "client port", true);
   if (typeof clientPort !== "number") return clientPort;
-  return {
+  const client: Config = {
     mode: "client",
     name,
     host,
@@ -375,4 +454,6 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
     bell,
     color,
   };
+  if (keepaliveSeconds !== undefined) client.keepalive = keepaliveSeconds;
+  return client;
 }

@@ -37,6 +37,22 @@ export type ServerConsoleEvent =
     type: "server_error";
     /** What failed. */
     message: string;
+  }
+  | {
+    /** A durable store was opened (`--store nats://...`). */
+    type: "store_opened";
+    /** The store's URL(s), as given. */
+    store: string;
+    /** Stored messages restored from it. */
+    restored: number;
+  }
+  | {
+    /** The connection to the store is lost: saves are refused until it is back. */
+    type: "store_unavailable";
+  }
+  | {
+    /** The connection to the store is back. */
+    type: "store_available";
   };
 
 /**
@@ -107,6 +123,27 @@ export function describeServerEvent(
         kind: "error",
         event: "server_error",
         text: `[Server error: ${event.message}]`,
+      };
+    case "store_opened":
+      return {
+        kind: "status",
+        event: "store_opened",
+        text:
+          `[Stored messages are kept in ${event.store}: ${event.restored} restored.]`,
+        data: { store: event.store, restored: event.restored },
+      };
+    case "store_unavailable":
+      return {
+        kind: "error",
+        event: "store_unavailable",
+        text:
+          "[Store unavailable: the connection to NATS is lost; saves are refused until it is back.]",
+      };
+    case "store_available":
+      return {
+        kind: "status",
+        event: "store_available",
+        text: "[Store available again: saves are accepted.]",
       };
   }
 }

@@ -4,9 +4,8 @@
  *
  * @module
  */
+import { writeAll } from "./write_all.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../cli/exit_codes.ts";
-
-const encoder = new TextEncoder();
 
 /**
  * The line for a Deno run without the unstable net API: `Deno.listenDatagram`
@@ -33,7 +32,7 @@ export function hasUnstableNet(): boolean {
  * @returns The exit status for an environment that cannot run udpchat (2).
  */
 export function unstableNetMissing(): number {
-  Deno.stderr.writeSync(encoder.encode(`${UNSTABLE_NET_MISSING}\n`));
+  writeAll(Deno.stderr, `${UNSTABLE_NET_MISSING}\n`);
   return EXIT_USAGE;
 }
 
@@ -55,9 +54,6 @@ export function bindFailed(error: unknown, port: number): number {
   } else if (error instanceof Deno.errors.AddrNotAvailable) {
     why = "the address is not available on this machine";
   } else why = error instanceof Error ? error.message : String(error);
-  const bytes = encoder.encode(
-    `udpchat: Cannot open UDP port ${port}: ${why}\n`,
-  );
-  Deno.stderr.writeSync(bytes);
+  writeAll(Deno.stderr, `udpchat: Cannot open UDP port ${port}: ${why}\n`);
   return EXIT_FAILURE;
 }

@@ -39,6 +39,8 @@ export interface RunClientOptions {
   exec?: string[];
   /** Ring the bell on incoming private messages (default true). */
   bell?: boolean;
+  /** The keepalive interval's middle, in ms (default 20,000: 15 to 25 s). */
+  keepaliveMs?: number;
   /** Use colours on a terminal (default true; `NO_COLOR` turns them off). */
   color?: boolean;
 }
@@ -103,6 +105,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     name: options.name,
     server,
     random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    keepaliveMs: options.keepaliveMs,
   });
   const { promise: done, resolve: finish } = Promise.withResolvers<number>();
   let inputEnded = false;

@@ -14,7 +14,15 @@ import {
   type ServerConsoleEvent,
 } from "../protocol/server_lines.ts";
 import type { ServerEvent } from "../server/events.ts";
-import { type ServerLimits, ServerState } from "../server/state.ts";
+import {
+  DEFAULT_SERVER_LIMITS,
+  type ServerLimits,
+  ServerState,
+} from "../server/state.ts";
+import { EXIT_FAILURE } from "../cli/exit_codes.ts";
+import type { NatsStore } from "./nats_store.ts";
+import { StoreBridge } from "./store_bridge.ts";
+import { writeAll } from "./write_all.ts";
 
 /** Options for {@linkcode runServer}. */
 export interface RunServerOptions {
@@ -22,6 +30,11 @@ export interface RunServerOptions {
   port: number;
   /** The one address to bind (default: `::` and `0.0.0.0`, dual-stack). */
   hostname?: string;
+  /**
+   * Where stored messages live: `memory` (the default) or
+   * `nats://HOST:PORT[,nats://HOST:PORT...]` (NATS JetStream).
+   */
+  store?: string;
   /** Print one JSON object per event instead of text lines. */
   json?: boolean;
   /** Read server commands (`stats`, `exit`) from stdin (default true). */
@@ -30,12 +43,12 @@ export interface RunServerOptions {
   limits?: Partial<ServerLimits>;
 }
 
-const encoder = new TextEncoder();
-
 function writeLine(line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let n = 0;
-  while (n < bytes.length) n += Deno.stdout.writeSync(bytes.subarray(n));
+  writeAll(Deno.stdout, line + "\n");
+}
+
+function writeError(line: string): void {
+  writeAll(Deno.stderr, line + "\n");
 }
 
 /**
@@ -70,11 +83,44 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   } catch (e) {
     return bindFailed(e, options.port);
   }
+  const durable = options.store !== undefined && options.store !== "memory";
+  let store: NatsStore | undefined;
+  if (durable) {
+    // Loaded only here: the in-memory server loads no NATS client at all.
+    const nats = await import("./nats_store.ts");
+    try {
+      store = await nats.openNatsStore(nats.parseNatsUrls(options.store!), {
+        limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+      });
+    } catch (e) {
+      conn.close();
+      const why = e instanceof Error ? e.message : String(e);
+      writeError(`udpchat: cannot open the store ${options.store}: ${why}`);
+      return EXIT_FAILURE;
+    }
+  }
   const state = new ServerState({
     random: (n) => crypto.getRandomValues(new Uint8Array(n)),
     limits: options.limits,
+    store: store === undefined ? "memory" : "external",
   });
-  const driver = new UdpDriver(conn, state, { print });
+  let restored = 0;
+  if (store !== undefined) {
+    const messages = await store.loadAll();
+    restored = messages.length;
+    state.restoreStored(messages, Date.now());
+  }
+  let bridge: StoreBridge | undefined;
+  const driver: UdpDriver<ServerEvent> = new UdpDriver(conn, state, {
+    print,
+    afterStep: () => bridge?.pump(),
+  });
+  if (store !== undefined) {
+    bridge = new StoreBridge(state, store, {
+      now: () => driver.now(),
+      step: () => driver.step(),
+    });
+  }
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<number>();
   const onSignal = () => stop(0);
@@ -88,6 +134,20 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   // Online once the signals are handled: a signal sent on seeing this line
   // finds its listener.
   print({ type: "online", port: driver.localAddr.port });
+  let stopStatus: (() => void) | undefined;
+  if (store !== undefined) {
+    print({ type: "store_opened", store: options.store!, restored });
+    let lost = false;
+    stopStatus = store.onStatus((status) => {
+      if (status === "disconnected" && !lost) {
+        lost = true;
+        print({ type: "store_unavailable" });
+      } else if (status !== "disconnected" && lost) {
+        lost = false;
+        print({ type: "store_available" });
+      }
+    });
+  }
 
   const running = driver.run().then(() => 0, (e) => {
     const message = e instanceof Error ? e.message : String(e);
@@ -116,6 +176,8 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   if (hasUsr2) Deno.removeSignalListener("SIGUSR2", showStats);
+  stopStatus?.();
   await driver.close();
+  await store?.close();
   return code;
 }

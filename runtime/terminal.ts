@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { writeAll } from "./write_all.ts";
 import { readLines } from "./stdin_lines.ts";
 import type { OutputEvent } from "../protocol/events.ts";
 import { displayText, LineEditor } from "./line_editor.ts";
@@ -83,12 +84,8 @@ export interface TerminalOptions {
   bracketedPaste?: boolean;
 }
 
-const encoder = new TextEncoder();
-
 function writeStdout(text: string): void {
-  const bytes = encoder.encode(text);
-  let n = 0;
-  while (n < bytes.length) n += Deno.stdout.writeSync(bytes.subarray(n));
+  writeAll(Deno.stdout, text);
 }
 
 function consoleColumns(): number {

@@ -128,6 +128,37 @@ const LINES: {
       text: "[Server error: Bad resource ID]",
     },
   },
+  {
+    event: {
+      type: "store_opened",
+      store: "nats://127.0.0.1:4222",
+      restored: 100,
+    },
+    line: {
+      kind: "status",
+      event: "store_opened",
+      text:
+        "[Stored messages are kept in nats://127.0.0.1:4222: 100 restored.]",
+      data: { store: "nats://127.0.0.1:4222", restored: 100 },
+    },
+  },
+  {
+    event: { type: "store_unavailable" },
+    line: {
+      kind: "error",
+      event: "store_unavailable",
+      text:
+        "[Store unavailable: the connection to NATS is lost; saves are refused until it is back.]",
+    },
+  },
+  {
+    event: { type: "store_available" },
+    line: {
+      kind: "status",
+      event: "store_available",
+      text: "[Store available again: saves are accepted.]",
+    },
+  },
 ];
 
 for (const { event, line, spec } of LINES) {
@@ -155,6 +186,9 @@ Deno.test("describeServerEvent() has a row above for every event type", () => {
     stats: true,
     unknown_command: true,
     server_error: true,
+    store_opened: true,
+    store_unavailable: true,
+    store_available: true,
   };
   assertEquals([...covered].sort(), Object.keys(every).sort());
 });

@@ -161,7 +161,12 @@ Deno.test("ServerState with an external store refuses a save the store could not
     assert(request?.op === "save");
     h.result({ op: "save", id: request.message.id, to: "userB", outcome });
     assertEquals(h.take(A), [
-      { t: "err", id: 60, code: "full", name: "userB" },
+      {
+        t: "err",
+        id: 60,
+        code: outcome === "full" ? "full" : "store_unavailable",
+        name: "userB",
+      },
     ]);
     assertEquals(h.server.stats().offlineMessages, 0);
     // A result for an id the core no longer awaits changes nothing.
