@@ -75,6 +75,7 @@ export async function main(args: string[]): Promise<number> {
         keepaliveMs: parsed.keepalive === undefined
           ? undefined
           : parsed.keepalive * 1000,
+        failover: parsed.failover,
       });
   }
 }

@@ -4,7 +4,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { parseCommand } from "../client/commands.ts";
 import {
+  EXIT_COMMAND_FAILED,
   EXIT_FAILURE,
   EXIT_NAME_IN_USE,
   EXIT_OK,
@@ -38,6 +40,8 @@ export type Config =
     color: boolean;
     /** `--keepalive`: the keepalive interval's middle, in seconds. */
     keepalive?: number;
+    /** `--failover HOST:PORT` (repeatable): other nodes of the same chat. */
+    failover?: { host: string; port: number }[];
   };
 
 /** A command line that cannot be run, and why. */
@@ -78,9 +82,14 @@ Server options:
 
 Client options:
   --keepalive S keepalive interval in seconds (default 20: every 15 to 25 s)
+  --failover HOST:PORT
+                another node of the same chat, used when the server stops
+                answering (repeatable, tried in order; [::1]:5001 for IPv6)
   --exec CMD    run CMD after registering, wait for its outcome, then leave
                 (repeatable, run in order; --exec=CMD works too); the exit
-                status says what happened
+                status says what happened; "send NAME -" and "send_all -"
+                read the message from standard input; the session is
+                transient: its row leaves the table when it leaves
   --no-bell     no terminal bell on incoming private messages
   --no-color    no colours (NO_COLOR in the environment does the same)
 
@@ -99,6 +108,8 @@ Exit status:
   ${EXIT_SAVED}  --exec: a message was saved for an Offline user
   ${EXIT_UNKNOWN_USER}  --exec: a message was refused (unknown user, too long, server full)
   ${EXIT_NAME_IN_USE}  the name is Online in another session
+  ${EXIT_COMMAND_FAILED}  --exec: a command failed (unknown, missing text, another's name,
+     while Offline, or an empty standard input for "-")
 `;
 
 const USAGE_SERVER =
@@ -212,6 +223,7 @@ const OPTIONS = {
   store: { type: "string" },
   bind: { type: "string" },
   keepalive: { type: "string" },
+  failover: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -227,6 +239,7 @@ const SPELLINGS: ReadonlySet<string> = new Set([
   "--store",
   "--bind",
   "--keepalive",
+  "--failover",
   "-h",
   "--help",
   "-V",
@@ -237,6 +250,7 @@ const SPELLINGS: ReadonlySet<string> = new Set([
 const CLIENT_ONLY: ReadonlySet<string> = new Set([
   "exec",
   "keepalive",
+  "failover",
   "no-bell",
   "no-color",
 ]);
@@ -250,6 +264,7 @@ const WITH_VALUE: ReadonlySet<string> = new Set([
   "store",
   "bind",
   "keepalive",
+  "failover",
 ]);
 
 type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
@@ -307,6 +322,7 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
   const serverOnly: string[] = [];
   let store: string | undefined, bind: string | undefined;
   let keepalive: string | undefined;
+  const failover: string[] = [];
   let json = false, bell = true, color = true, mode: "s" | "c" | undefined;
   const done = new Set<number>(); // arguments already read
   for (const t of tokens) {
@@ -357,6 +373,12 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
           return { error: "Missing command after --exec" };
         }
         exec.push(t.value);
+        break;
+      case "failover":
+        if (t.value === undefined || t.value === "") {
+          return { error: "Missing HOST:PORT after --failover" };
+        }
+        failover.push(t.value);
         break;
       case "store":
       case "bind":
@@ -455,5 +477,81 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
     color,
   };
   if (keepaliveSeconds !== undefined) client.keepalive = keepaliveSeconds;
-  return client;
+  if (failover.length > 0) {
+    const nodes: { host: string; port: number }[] = [];
+    for (const spec of failover) {
+      const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(spec);
+      if (m === null) {
+        return {
+          error:
+            `Invalid failover server: "${spec}" (HOST:PORT, [::1]:PORT for IPv6)`,
+        };
+      }
+      const hostProblem = hostError(m[1]);
+      if (hostProblem !== undefined) return hostProblem;
+      const p = port(m[2], "failover port", false);
+      if (typeof p !== "number") return p;
+      nodes.push({ host: m[1], port: p });
+    }
+    client.failover = nodes;
+  }
+  const bad = checkExec(exec, name);
+  return bad ?? client;
+}
+
+/**
+ * Checks `--exec` commands before anything is sent, so that a typo in a CI
+ * job fails at once and runs nothing: every command must be one, with its
+ * arguments; `dereg`/`reg` take this client's own name; nothing may follow
+ * `exit` (it would never run); at most one message body comes from
+ * standard input (`-`).
+ */
+function checkExec(
+  exec: readonly string[],
+  name: string,
+): UsageError | undefined {
+  let stdin = 0;
+  for (const [i, line] of exec.entries()) {
+    const c = parseCommand(line);
+    const quoted = JSON.stringify(line);
+    switch (c.cmd) {
+      case "empty":
+        return { error: "Empty command after --exec" };
+      case "unknown":
+        return { error: `Unknown command in --exec ${quoted}: ${c.word}` };
+      case "usage":
+        return {
+          error:
+            `Incomplete command in --exec ${quoted}: missing or extra arguments`,
+        };
+      case "dereg":
+      case "reg":
+        if (c.name !== name) {
+          return {
+            error:
+              `Not your name in --exec ${quoted}: ${c.cmd} takes this client's own name (${name})`,
+          };
+        }
+        break;
+      case "exit":
+        if (i < exec.length - 1) {
+          return {
+            error: `Command after exit would never run: --exec ${
+              JSON.stringify(exec[i + 1])
+            }`,
+          };
+        }
+        break;
+      case "send":
+      case "send_all":
+        if (c.text === "-" && ++stdin > 1) {
+          return {
+            error:
+              `Only one --exec command may read its message from standard input: ${quoted}`,
+          };
+        }
+        break;
+    }
+  }
+  return undefined;
 }

@@ -24,6 +24,12 @@ export interface ClientOptions {
   name: string;
   /** The server's address (an IP literal). */
   server: Address;
+  /**
+   * Other nodes of the same chat (`--failover`), tried in order when the
+   * server stops answering; the session (its token) is valid on every node
+   * of a NATS-backed chat.
+   */
+  failover?: readonly Address[];
   /** Random bytes, for the session nonce, the first request id and jitter. */
   random: (length: number) => Uint8Array;
   /**
@@ -31,6 +37,11 @@ export interface ClientOptions {
    * 15 to 25 s). Tests and the `--keepalive` option shorten it.
    */
   keepaliveMs?: number;
+  /**
+   * A transient session (`--exec`): its registrations say so, and the server
+   * removes its row when it leaves instead of keeping it Offline.
+   */
+  transient?: boolean;
 }
 
 /**
@@ -53,8 +64,10 @@ export interface ClientOptions {
 export class ClientContext {
   /** This user's name. */
   readonly name: string;
-  /** The server's address. */
-  readonly server: Address;
+  /** Every server this client may use: the first, then `--failover` ones. */
+  readonly servers: readonly Address[];
+  /** Whether this session is transient (see {@linkcode ClientOptions}). */
+  readonly transient: boolean;
   /** The datagrams to send, in the order they were made. */
   readonly out: Outbox = new Outbox();
   /** Retransmits every reliable datagram until its ACK or its deadline. */
@@ -66,6 +79,8 @@ export class ClientContext {
   /** Where the client is in its life. */
   phase: ClientPhase = "registering";
   #exit: ClientExit | undefined;
+  #serverIndex = 0;
+  #failedInRow = 0;
   #events: ClientEvent[] = [];
   #nextId: number;
   // `name:session:`, the session a random nonce: message keys are unique
@@ -81,7 +96,8 @@ export class ClientContext {
    */
   constructor(options: ClientOptions) {
     this.name = options.name;
-    this.server = options.server;
+    this.servers = [options.server, ...(options.failover ?? [])];
+    this.transient = options.transient ?? false;
     this.retransmitter = new Retransmitter(this.out);
     const r = options.random(8);
     this.#nextId = ((r[0] << 16) | (r[1] << 8) | r[2]) * 64 + 1;
@@ -89,6 +105,28 @@ export class ClientContext {
       b.toString(16).padStart(2, "0")
     ).join("");
     this.#keyPrefix = `${this.name}:${session}:`;
+  }
+
+  /** The server in use now. */
+  get server(): Address {
+    return this.servers[this.#serverIndex];
+  }
+
+  /**
+   * Moves to the next server after this one stopped answering.
+   *
+   * @returns The new server, or `undefined` when every server has failed
+   * since one last answered (the client then gives up).
+   */
+  switchServer(): Address | undefined {
+    if (++this.#failedInRow >= this.servers.length) return undefined;
+    this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
+    return this.server;
+  }
+
+  /** The server in use answered: every server may be tried again. */
+  serverAnswered(): void {
+    this.#failedInRow = 0;
   }
 
   /** The decision to exit, once made. */

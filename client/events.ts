@@ -49,8 +49,19 @@ export type ClientEvent =
    * client registered again by itself and sends again what was waiting.
    */
   | { type: "server_restarted" }
+  /**
+   * The server stopped answering and the client moved to the next one given
+   * with `--failover` (`host:port` each), keeping its session.
+   */
+  | { type: "server_switched"; from: string; to: string }
   /** A request to the server got no ACK in 500 ms; `attempt` counts 1 to 5. */
   | { type: "retrying"; attempt: number }
+  /**
+   * A registration this client sent by itself (at start, or to rejoin) got
+   * no answer in 500 ms: it tries again, `attempt` of `of`. `server` is
+   * where it goes, as `HOST:PORT` (`[HOST]:PORT` for IPv6).
+   */
+  | { type: "registering"; server: string; attempt: number; of: number }
   /** The fifth retry went unanswered. */
   | { type: "server_not_responding" }
   /** The client exits (after `server_not_responding`). */
@@ -73,6 +84,19 @@ export type ClientEvent =
    * (all of them for a snapshot). Both are copies, safe to keep.
    */
   | { type: "table"; rows: readonly Row[]; changed: readonly Row[] }
+  /**
+   * A big room's table as a summary (the client holds no rows): the counts,
+   * the first changed rows (at most five), how many more changed, and
+   * whether everything was new to this client.
+   */
+  | {
+    type: "table_summary";
+    users: number;
+    online: number;
+    changed: readonly Row[];
+    more: number;
+    full: boolean;
+  }
   // ---- what became of a message this user sent
   /** A private message went to its recipient (or through the server to an Online one). */
   | { type: "sent"; to: string }
@@ -80,8 +104,11 @@ export type ClientEvent =
   | { type: "received"; by: string }
   /** The server ACKed the last part of a group message. */
   | { type: "group_ack" }
-  /** A private message was saved for an Offline user; `at` is `YYYY-MM-DD HH:MM:SS`. */
-  | { type: "saved"; at: string }
+  /**
+   * A private message to `to` was saved for an Offline user; `at` is
+   * `YYYY-MM-DD HH:MM:SS`.
+   */
+  | { type: "saved"; at: string; to: string }
   /** A group message's recipient was Offline or did not ACK. */
   | { type: "no_ack"; name: string }
   /** ... so it was saved for them; `at` is `YYYY-MM-DD HH:MM:SS`, shown as `HH:MM:SS`. */
@@ -97,6 +124,12 @@ export type ClientEvent =
   }
   /** A message to a user the server does not know (or a name that cannot be one). */
   | { type: "unknown_user"; name: string }
+  /**
+   * The client exits (`exit`, Ctrl+C) while this message's fate is unknown:
+   * a group message (`to` null) the server has not ACKed, or a private
+   * message to `to` that no one has ACKed or saved.
+   */
+  | { type: "abandoned"; to: string | null; message: string }
   // ---- messages to this user
   /** A private message; `own` when this user sent it to itself. */
   | { type: "message"; from: string; message: string; own: boolean }

@@ -10,10 +10,14 @@
  *
  * @module
  */
+import { addressKey } from "../protocol/address.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import type { AckMessage, ErrMessage } from "../protocol/messages.ts";
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_JITTER } from "./constants.ts";
 import type { ClientContext } from "./context.ts";
+
+/** Keepalives in a row without an answer before moving to a `--failover` server. */
+const MISSED_BEFORE_FAILOVER = 2;
 
 /**
  * Why the client registers again: the server restarted (its boot id
@@ -44,6 +48,7 @@ export class Keepalive {
   #due: number | undefined;
   #id: number | undefined;
   #boot: string | undefined;
+  #missed = 0;
 
   /**
    * Makes a stopped keepalive: it starts at the first welcome.
@@ -96,6 +101,23 @@ export class Keepalive {
     if (this.#ctx.phase !== "online") return this.stop();
     this.#schedule(now);
     if (this.#options.busy()) return;
+    if (this.#id !== undefined && ++this.#missed >= MISSED_BEFORE_FAILOVER) {
+      // Two keepalives in a row unanswered: with other nodes to go to
+      // (`--failover`), move to the next; without, the seed's rule stands
+      // (only a request that goes unanswered ends the client).
+      this.#missed = 0;
+      const from = this.#ctx.server;
+      const next = this.#ctx.servers.length > 1
+        ? this.#ctx.switchServer()
+        : undefined;
+      if (next !== undefined) {
+        this.#ctx.emit({
+          type: "server_switched",
+          from: addressKey(from),
+          to: addressKey(next),
+        });
+      }
+    }
     const id = this.#id = this.#ctx.nextId();
     const tok = this.#options.token();
     this.#ctx.out.push({
@@ -112,6 +134,7 @@ export class Keepalive {
   answer(m: AckMessage | ErrMessage, now: number): boolean {
     if (this.#id === undefined || m.id !== this.#id) return false;
     this.#id = undefined;
+    this.#missed = 0;
     if (m.t === "ack") {
       if (this.restarted(m.boot)) this.#options.recover("restarted", now);
       return true;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { addressKey } from "../protocol/address.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { ACK_WINDOW_MS, SERVER_RETRIES } from "../protocol/constants.ts";
 import type {
@@ -234,6 +235,7 @@ export class ServerRequests {
         m = { t: "reg", id, name: ctx.name };
         if (req.ck !== undefined) m.ck = req.ck;
         if (tok !== "") m.tok = tok;
+        if (ctx.transient) m.transient = 1;
         break;
       case "dereg":
         m = { t: "dereg", id, name: ctx.name, tok };
@@ -263,12 +265,35 @@ export class ServerRequests {
   #expired(flight: InFlight, now: number): void {
     if (this.#ctx.exit !== undefined || this.#inFlight !== flight) return;
     if (flight.attempt >= SERVER_RETRIES) {
-      this.#ctx.emit({ type: "server_not_responding" });
-      this.#ctx.emit({ type: "exiting" });
-      return this.#ctx.exitWith("server_not_responding");
+      const from = this.#ctx.server;
+      const next = this.#ctx.switchServer();
+      if (next === undefined) {
+        this.#ctx.emit({ type: "server_not_responding" });
+        this.#ctx.emit({ type: "exiting" });
+        return this.#ctx.exitWith("server_not_responding");
+      }
+      // Another node of the same chat: the same request, the same session.
+      this.#ctx.emit({
+        type: "server_switched",
+        from: addressKey(from),
+        to: addressKey(next),
+      });
+      flight.attempt = 0;
+      return this.#transmit(flight, now);
     }
     flight.attempt++;
-    this.#ctx.emit({ type: "retrying", attempt: flight.attempt });
+    const req = flight.req;
+    if (req.kind === "reg" && req.reason !== "command") {
+      // The person sent nothing: say what is retried, and where it goes.
+      this.#ctx.emit({
+        type: "registering",
+        server: addressKey(this.#ctx.server),
+        attempt: flight.attempt,
+        of: SERVER_RETRIES,
+      });
+    } else {
+      this.#ctx.emit({ type: "retrying", attempt: flight.attempt });
+    }
     this.#transmit(flight, now);
   }
 
@@ -291,7 +316,7 @@ export class ServerRequests {
         if (req.part.pi !== req.part.pn - 1) break;
         const ack = flight.ack;
         if (ack?.r === "saved" && ack.at !== undefined) {
-          this.#receipts.saved(req.part.k, ack.at);
+          this.#receipts.saved(req.part.k, { at: ack.at, to: req.to });
         }
         this.#receipts.release(req.part.k);
         break;

@@ -11,7 +11,11 @@
  * @module
  */
 import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
-import { decodeMessage, isValidName } from "../protocol/codec.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  isValidName,
+} from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import type { Machine } from "../protocol/machine.ts";
 import type { AckMessage, ChatMessage, Row } from "../protocol/messages.ts";
@@ -30,7 +34,7 @@ import type {
   ClientPhase,
   Outcomes,
 } from "./events.ts";
-import { type Arrival, Inbox } from "./inbox.ts";
+import { type Arrival, Inbox, type PartAck } from "./inbox.ts";
 import { Keepalive } from "./keepalive.ts";
 import { Peers } from "./peers.ts";
 import { Receipts } from "./receipts.ts";
@@ -75,6 +79,9 @@ export class ClientState implements Machine<ClientEvent> {
   #typed: string[] = [];
   // Timer: after a welcome, when to ask for a table that has not come.
   #tableDue: number | undefined;
+  // The messages sent, by key, while their fate may be unknown: what `exit`
+  // names as not sent.
+  #sent = new Map<string, { to: string | null; message: string }>();
 
   /**
    * Makes a client that has not yet registered: call `start`.
@@ -116,6 +123,8 @@ export class ClientState implements Machine<ClientEvent> {
         }
       },
       rowChanged: (name) => this.#peers.rowChanged(name),
+      looked: (_name, now) => this.#peers.retryQueued(now),
+      token: () => this.#requests.token,
       applied: (now) => this.#tableApplied(now),
       shown: (now) => {
         this.#tableDue = undefined;
@@ -191,6 +200,7 @@ export class ClientState implements Machine<ClientEvent> {
       case "empty":
         return;
       case "exit":
+        this.#abandon();
         return ctx.exitWith("done");
       case "help":
         for (const command of COMMAND_NAMES) {
@@ -243,22 +253,26 @@ export class ClientState implements Machine<ClientEvent> {
     }
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) return ctx.drop(decoded.reason);
+    if (fromServer) ctx.serverAnswered();
     const m = decoded.message;
     const arrival = { from, now };
     switch (m.t) {
       case "ack":
         if (fromServer && this.#keepalive.answer(m, now)) return;
+        if (fromServer && this.#table.answer(m, now)) return;
         return this.#onAck(m, arrival);
       case "retry":
       case "welcome":
       case "err": {
         if (!fromServer) return ctx.drop("not_server");
         if (m.t === "err" && this.#keepalive.answer(m, now)) return;
+        if (m.t === "err" && this.#table.answer(m, now)) return;
         const dropped = this.#requests.answer(m, now);
         if (dropped !== undefined) ctx.drop(dropped);
         return;
       }
       case "tbl":
+      case "sum":
       case "note":
       case "ping":
         if (!fromServer) return ctx.drop("not_server");
@@ -268,6 +282,7 @@ export class ClientState implements Machine<ClientEvent> {
           return ctx.drop("duplicate");
         }
         if (m.t === "tbl") return this.#table.receive(m, now);
+        if (m.t === "sum") return this.#table.receiveSummary(m, now);
         if (m.t === "note") return this.#receipts.receive(m, now);
         return;
       case "msg":
@@ -329,6 +344,7 @@ export class ClientState implements Machine<ClientEvent> {
       return this.#ctx.emit({ type: "unknown_user", name: c.to });
     }
     const k = this.#ctx.nextKey();
+    this.#remember(k, { to: c.to, message: c.text });
     this.#receipts.expect(k, "private");
     this.#peers.send({ to: c.to, parts: toParts(k, texts) }, now);
   }
@@ -337,8 +353,41 @@ export class ClientState implements Machine<ClientEvent> {
     const texts = this.#split(text);
     if (texts === undefined) return;
     const k = this.#ctx.nextKey();
+    this.#remember(k, { to: null, message: text });
     this.#receipts.expect(k, "group");
     this.#requests.sendGroup(toParts(k, texts), now);
+  }
+
+  // Keeps a sent message's text until its fate is known.
+  #remember(k: string, sent: { to: string | null; message: string }): void {
+    for (const key of this.#sent.keys()) {
+      if (!this.#receipts.awaiting(key)) this.#sent.delete(key);
+    }
+    this.#sent.set(k, sent);
+  }
+
+  // Leaving: names each message whose fate is unknown (Ctrl+C while a
+  // request is under way must not drop a `send_all` without a word). A
+  // group message counts once the server has ACKed it; a private one once
+  // its recipient ACKed it or the server saved it.
+  #abandon(): void {
+    const ctx = this.#ctx;
+    for (const [k, sent] of this.#sent) {
+      const open = sent.to === null
+        ? this.#requests.carries(k)
+        : this.#receipts.awaiting(k);
+      if (open) ctx.emit({ type: "abandoned", ...sent });
+    }
+    this.#sent.clear();
+    // Lines typed before the client was ready never ran.
+    for (const line of this.#typed.splice(0)) {
+      const c = parseCommand(line);
+      if (c.cmd === "send") {
+        ctx.emit({ type: "abandoned", to: c.to, message: c.text });
+      } else if (c.cmd === "send_all") {
+        ctx.emit({ type: "abandoned", to: null, message: c.text });
+      }
+    }
   }
 
   // The message's texts, or nothing when it is refused before sending.
@@ -385,6 +434,7 @@ export class ClientState implements Machine<ClientEvent> {
 
   #onAck(m: AckMessage, arrival: Arrival): void {
     if (!this.#requests.screenAck(m)) return this.#ctx.drop("unexpected");
+    if (m.r === "held") this.#peers.held(m.id, arrival.from);
     if (!this.#ctx.retransmitter.ack(m.id, arrival.from, arrival.now)) {
       this.#ctx.drop("stray_ack");
     }
@@ -397,6 +447,10 @@ export class ClientState implements Machine<ClientEvent> {
     if (!sameAddress(from, ctx.server)) {
       // A peer message must come from the address the table gives its sender.
       const row = this.#table.row(m.from);
+      if (row === undefined && this.#table.summarized) {
+        // A big room: learn the sender's row; its next try is checked.
+        this.#table.lookup(m.from, arrival.now);
+      }
       if (
         row === undefined || row[1] !== from.hostname || row[2] !== from.port
       ) {
@@ -405,8 +459,20 @@ export class ClientState implements Machine<ClientEvent> {
       // Only the server sends the offline list.
       if (m.o !== undefined) return ctx.drop("unexpected");
     }
-    ctx.sendAck(m.id, from);
-    if (this.#inbox.seenBefore(m.id, arrival)) return ctx.drop("duplicate");
-    this.#inbox.receive(m, arrival);
+    // "Received" means shown: a part whose message was not shown is ACKed
+    // `held` (protocol/README.md).
+    if (this.#inbox.seenBefore(m.id, arrival)) {
+      this.#ackPart(m, this.#inbox.ackFor(m, arrival), from);
+      return ctx.drop("duplicate");
+    }
+    this.#ackPart(m, this.#inbox.receive(m, arrival), from);
+  }
+
+  #ackPart(m: ChatMessage, how: PartAck, to: Address): void {
+    if (how === "shown") return this.#ctx.sendAck(m.id, to);
+    this.#ctx.out.push({
+      to,
+      bytes: encodeMessage({ t: "ack", id: m.id, r: "held" }),
+    });
   }
 }

@@ -13,8 +13,9 @@ import {
   MAX_PARTS,
   TABLE_PRINT_LIMIT,
 } from "./constants.ts";
-import type { OutputEvent } from "./events.ts";
-import { formatTable, summarizeTable } from "./table.ts";
+import type { JsonValue, OutputEvent } from "./events.ts";
+import type { Row } from "./messages.ts";
+import { formatTable, summarizeCounts, summarizeTable } from "./table.ts";
 import { clockOf } from "./time.ts";
 
 /** Every command with an example, as `help` prints it, in the order it lists them. */
@@ -102,6 +103,13 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         "rejoin",
         "[The server marked you Offline; registering again.]",
       );
+    case "server_switched":
+      return {
+        kind: "status",
+        event: "server_switched",
+        text: `[Server ${event.from} not responding; now using ${event.to}.]`,
+        data: { from: event.from, to: event.to },
+      };
     case "server_restarted":
       return status(
         "server_restarted",
@@ -113,6 +121,14 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         event: "retrying",
         text: `[Message sent! ${event.attempt} time(s) retrying...]`,
         data: { attempt: event.attempt },
+      };
+    case "registering":
+      return {
+        kind: "status",
+        event: "registering",
+        text:
+          `[Registering with ${event.server}: no answer, trying again (${event.attempt} of ${event.of})...]`,
+        data: { server: event.server, attempt: event.attempt, of: event.of },
       };
     case "server_not_responding":
       return error("server_not_responding", "[Server not responding.]");
@@ -158,7 +174,30 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         text: event.rows.length <= TABLE_PRINT_LIMIT
           ? formatTable(event.rows)
           : summarizeTable(event.rows, event.changed),
-        data: { users: event.rows.length },
+        // Every row while the table is printed whole; the changed ones above.
+        data: event.rows.length <= TABLE_PRINT_LIMIT
+          ? {
+            users: event.rows.length,
+            online: event.rows.filter((r) => r[3] === 1).length,
+            rows: jsonRows(event.rows),
+          }
+          : {
+            users: event.rows.length,
+            online: event.rows.filter((r) => r[3] === 1).length,
+            changed: jsonRows(event.changed),
+          },
+      };
+    case "table_summary":
+      return {
+        kind: "table",
+        event: "table",
+        text: summarizeCounts(event),
+        data: {
+          users: event.users,
+          online: event.online,
+          changed: jsonRows(event.changed),
+          more: event.more,
+        },
       };
     case "sent":
       return {
@@ -182,14 +221,14 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         event: "saved",
         text:
           `[Offline Message sent at ${event.at} received by the server and saved.]`,
-        data: { at: event.at },
+        data: { to: event.to, group: false, at: event.at },
       };
     case "no_ack":
       return {
         kind: "notice",
         event: "no_ack",
         text: `[No ACK from ${event.name}, message not delivered.]`,
-        data: { name: event.name },
+        data: { to: event.name },
       };
     case "saved_for":
       return {
@@ -198,7 +237,7 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         text: `[Offline Message sent at ${
           clockOf(event.at)
         } received by the server and saved.]`,
-        data: { name: event.name, at: event.at },
+        data: { to: event.name, group: true, at: event.at },
       };
     case "delivered_offline":
       return {
@@ -207,7 +246,7 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         text: `[Offline Message sent at ${
           clockOf(event.at)
         } received by ${event.name}]`,
-        data: { name: event.name, at: event.at },
+        data: { to: event.name, at: event.at },
       };
     case "not_saved":
       return {
@@ -216,14 +255,14 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         text: event.why === "store_unavailable"
           ? `[Message to ${event.name} not saved: the server cannot reach its store.]`
           : `[Message to ${event.name} not saved: the server's storage is full.]`,
-        data: { name: event.name, why: event.why ?? "full" },
+        data: { to: event.name, why: event.why ?? "full" },
       };
     case "unknown_user":
       return {
         kind: "error",
         event: "unknown_user",
         text: `[Unknown user ${event.name}.]`,
-        data: { name: event.name },
+        data: { to: event.name },
       };
     case "message":
       return {
@@ -263,9 +302,28 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         },
       };
     }
+    case "abandoned":
+      return {
+        kind: "error",
+        event: "abandoned",
+        text: event.to === null
+          ? `[Exiting: group message not sent: ${event.message}]`
+          : `[Exiting: message to ${event.to} not confirmed: ${event.message}]`,
+        data: { to: event.to, message: event.message },
+      };
     case "network_error":
       return error("socket_error", `[Network error: ${event.message}]`);
   }
+}
+
+/** Table rows as `--json` prints them: objects with named fields. */
+function jsonRows(rows: readonly Row[]): JsonValue[] {
+  return rows.map(([name, ip, port, online]) => ({
+    name,
+    ip,
+    port,
+    online: online === 1,
+  }));
 }
 
 function status(event: string, text: string): OutputEvent {

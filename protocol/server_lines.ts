@@ -39,12 +39,28 @@ export type ServerConsoleEvent =
     message: string;
   }
   | {
-    /** A durable store was opened (`--store nats://...`). */
-    type: "store_opened";
-    /** The store's URL(s), as given. */
-    store: string;
-    /** Stored messages restored from it. */
-    restored: number;
+    /**
+     * This node of a NATS-backed chat (`--store nats://...`) now leads (it
+     * runs the chat's core, with the stored messages restored) or follows
+     * (it forwards to the leading node).
+     */
+    type: "cluster_node";
+    /** This node's id. */
+    node: string;
+    /** Leading or following. */
+    role: "leading" | "following";
+    /** Stored messages restored, when leading. */
+    restored?: number;
+  }
+  | {
+    /** The `stats` command on a following node. */
+    type: "node_stats";
+    /** This node's id. */
+    node: string;
+    /** Datagrams forwarded to the leading node. */
+    forwarded: number;
+    /** Datagrams sent for the leading node. */
+    relayed: number;
   }
   | {
     /** The connection to the store is lost: saves are refused until it is back. */
@@ -79,21 +95,21 @@ export function describeServerEvent(
     case "duplicate_login":
       return {
         kind: "status",
-        event: "duplicate",
+        event: "duplicate_login",
         text: "[Duplicate login detected.]",
         data: { name: event.name },
       };
     case "group_message":
       return {
         kind: "status",
-        event: "group",
+        event: "group_message",
         text: `[Client ${event.from} sent group message: ${event.text} ]`,
         data: { from: event.from, message: event.text },
       };
     case "table_updated":
       return {
         kind: "status",
-        event: "table",
+        event: "table_updated",
         text: "[Client table updated.]",
         data: { version: event.version },
       };
@@ -109,7 +125,7 @@ export function describeServerEvent(
         kind: "status",
         event: "stats",
         text: statsText(event.stats),
-        data: { ...event.stats, dropped: JSON.stringify(event.stats.dropped) },
+        data: { ...event.stats, dropped: { ...event.stats.dropped } },
       };
     case "unknown_command":
       return {
@@ -117,20 +133,46 @@ export function describeServerEvent(
         event: "usage",
         text:
           `[Unknown command: ${event.command}. Server commands: stats, exit]`,
+        data: { command: event.command },
       };
     case "server_error":
       return {
         kind: "error",
         event: "server_error",
         text: `[Server error: ${event.message}]`,
+        data: { error: event.message },
       };
-    case "store_opened":
+    case "cluster_node":
+      return event.role === "leading"
+        ? {
+          kind: "status",
+          event: "cluster_node",
+          text: `[Node ${event.node} leads the chat: ${
+            event.restored ?? 0
+          } stored messages restored.]`,
+          data: {
+            node: event.node,
+            role: event.role,
+            restored: event.restored ?? 0,
+          },
+        }
+        : {
+          kind: "status",
+          event: "cluster_node",
+          text: `[Node ${event.node} follows the leading node.]`,
+          data: { node: event.node, role: event.role },
+        };
+    case "node_stats":
       return {
         kind: "status",
-        event: "store_opened",
+        event: "stats",
         text:
-          `[Stored messages are kept in ${event.store}: ${event.restored} restored.]`,
-        data: { store: event.store, restored: event.restored },
+          `[Stats: node ${event.node} follows: forwarded=${event.forwarded} relayed=${event.relayed}]`,
+        data: {
+          node: event.node,
+          forwarded: event.forwarded,
+          relayed: event.relayed,
+        },
       };
     case "store_unavailable":
       return {

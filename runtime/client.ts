@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  EXIT_COMMAND_FAILED,
   EXIT_FAILURE,
   EXIT_NAME_IN_USE,
   EXIT_OK,
@@ -22,6 +23,9 @@ import {
   ClientState,
 } from "../client/mod.ts";
 import { openTerminal } from "./terminal.ts";
+import { formatLine, jsonEvent, type OutputEvent } from "./output_format.ts";
+import { writeAll } from "./write_all.ts";
+import { parseCommand } from "../client/commands.ts";
 
 /** Options for {@linkcode runClient}. */
 export interface RunClientOptions {
@@ -41,6 +45,8 @@ export interface RunClientOptions {
   bell?: boolean;
   /** The keepalive interval's middle, in ms (default 20,000: 15 to 25 s). */
   keepaliveMs?: number;
+  /** Other nodes of the same chat, tried in order when the server stops answering. */
+  failover?: { host: string; port: number }[];
   /** Use colours on a terminal (default true; `NO_COLOR` turns them off). */
   color?: boolean;
 }
@@ -68,6 +74,36 @@ export async function resolveHost(host: string): Promise<string> {
   throw new Error(`Cannot resolve server address: ${host}`);
 }
 
+/** Most bytes a message body read from standard input (`-`) may have. */
+const STDIN_BODY_MAX = 1 << 20;
+
+/**
+ * Events that go to stderr in `--exec` mode: errors, and what the client
+ * says while it retries or gives up. The outcome stays on stdout.
+ */
+function isDiagnostic(e: OutputEvent): boolean {
+  return e.kind === "error" || DIAGNOSTICS.has(e.event);
+}
+const DIAGNOSTICS: ReadonlySet<string> = new Set([
+  "retrying",
+  "registering",
+  "exiting",
+  "rejoin",
+  "server_restarted",
+]);
+
+/** Events that say an `--exec` command did not do what it says. */
+const COMMAND_FAILED: ReadonlySet<ClientEvent["type"]> = new Set(
+  [
+    "usage",
+    "unknown_command",
+    "incorrect_username",
+    "offline_hint",
+    "request_refused",
+    "abandoned",
+  ] as const,
+);
+
 /**
  * Runs a client until it exits: `exit`, Ctrl+C, the end of piped input, the
  * end of its `--exec` commands, or a server that stops answering.
@@ -76,13 +112,47 @@ export async function resolveHost(host: string): Promise<string> {
  * @returns The exit status.
  */
 export async function runClient(options: RunClientOptions): Promise<number> {
+  const exec = [...options.exec ?? []];
+  const scripted = exec.length > 0;
+  const json = options.json ?? false;
+  // Standard output may close (`| head -1`): printing stops, nothing throws.
+  let stdoutClosed = false;
+  const writeOut = (text: string) => {
+    if (stdoutClosed) return;
+    try {
+      writeAll(Deno.stdout, text);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      stdoutClosed = true;
+      onStdoutClosed();
+    }
+  };
+  let onStdoutClosed = () => {};
+  const writeErr = (text: string) => {
+    try {
+      writeAll(Deno.stderr, text);
+    } catch {
+      // Standard error is gone too: nothing more to say.
+    }
+  };
+  // `send NAME -` and `send_all -`: the message is standard input.
+  const body = scripted ? await stdinBody(exec) : undefined;
+  if (body !== undefined && "error" in body) {
+    writeErr(`udpchat: ${body.error}\n`);
+    return EXIT_COMMAND_FAILED;
+  }
   let serverHost: string;
+  const failover: Address[] = [];
   try {
     serverHost = await resolveHost(options.host);
+    for (const node of options.failover ?? []) {
+      failover.push({
+        hostname: await resolveHost(node.host),
+        port: node.port,
+      });
+    }
   } catch (e) {
-    Deno.stderr.writeSync(
-      new TextEncoder().encode(`udpchat: ${(e as Error).message}\n`),
-    );
+    writeErr(`udpchat: ${(e as Error).message}\n`);
     return EXIT_FAILURE;
   }
   const server: Address = { hostname: serverHost, port: options.serverPort };
@@ -92,27 +162,43 @@ export async function runClient(options: RunClientOptions): Promise<number> {
   } catch (e) {
     return bindFailed(e, options.clientPort);
   }
-  const exec = options.exec ?? [];
-  const scripted = exec.length > 0;
   const terminal = openTerminal({
-    json: options.json ?? false,
+    json,
     color: options.color,
     bell: options.bell,
     // Tab completes the names in the table.
     names: () => state.table.map(([name]) => name),
+    output: writeOut,
+    outputIsTerminal: Deno.stdout.isTerminal(),
+    // `--exec` reads no commands: no line editor, no raw mode.
+    ...(scripted ? { isTerminal: false } : {}),
   });
   const state = new ClientState({
     name: options.name,
     server,
     random: (n) => crypto.getRandomValues(new Uint8Array(n)),
     keepaliveMs: options.keepaliveMs,
+    failover,
+    // An `--exec` run leaves no row behind (issue 12, item 12).
+    transient: scripted,
   });
   const { promise: done, resolve: finish } = Promise.withResolvers<number>();
   let inputEnded = false;
   let nextExec = 0;
+  let commandFailed = false;
 
+  // The exit status of a scripted run: the worst thing that happened.
+  const scriptStatus = (): number => {
+    if (commandFailed) return EXIT_COMMAND_FAILED;
+    if (state.outcomes.refused > 0) return EXIT_UNKNOWN_USER;
+    if (state.outcomes.saved > 0) return EXIT_SAVED;
+    return EXIT_OK;
+  };
   const afterStep = () => {
-    if (state.exit !== undefined) return finish(exitStatus(state.exit));
+    if (state.exit !== undefined) {
+      const code = exitStatus(state.exit);
+      return finish(scripted && code === EXIT_OK ? scriptStatus() : code);
+    }
     if (state.phase === "registering" || !state.idle) return;
     if (scripted) {
       if (nextExec < exec.length) {
@@ -120,29 +206,46 @@ export async function runClient(options: RunClientOptions): Promise<number> {
         return driver.step();
       }
       if (state.phase === "online") {
-        // Leave cleanly: others see us Offline and their messages are saved.
+        // Leave cleanly: the server removes this transient session's row.
         state.command(`dereg ${options.name}`, driver.now());
         return driver.step();
       }
-      return finish(scriptStatus(state));
+      return finish(scriptStatus());
     }
     if (inputEnded) finish(EXIT_OK);
   };
+  const print = (e: ClientEvent) => {
+    if (scripted && COMMAND_FAILED.has(e.type)) commandFailed = true;
+    let line = describeClientEvent(e);
+    if (json) line = jsonEvent(line, new Date());
+    if (scripted && isDiagnostic(line)) {
+      writeErr(formatLine(line, { json }) + "\n");
+    } else terminal.print(line);
+  };
   const driver: UdpDriver<ClientEvent> = new UdpDriver(conn, state, {
-    print: (e) => terminal.print(describeClientEvent(e)),
+    print,
     afterStep,
   });
+  // Leaving says what was not sent (Ctrl+C while requests are under way).
+  const quit = () => {
+    state.command("exit", driver.now());
+    driver.step();
+  };
+  // With no one to read it, an interactive session ends as on `exit`; a
+  // scripted one goes on: its commands run and it leaves as usual.
+  onStdoutClosed = () => {
+    if (!scripted) queueMicrotask(quit);
+  };
 
-  const onSignal = () => finish(EXIT_OK);
-  Deno.addSignalListener("SIGINT", onSignal);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", quit);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", quit);
 
   state.start(driver.now());
   const running = driver.run().then(() => EXIT_OK, (e) => {
-    terminal.print(describeClientEvent({
+    print({
       type: "network_error",
       message: e instanceof Error ? e.message : String(e),
-    }));
+    });
     return EXIT_FAILURE;
   });
   driver.step();
@@ -161,13 +264,59 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     });
   }
   const code = await Promise.race([done, running]);
-  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGINT", quit);
   if (Deno.build.os !== "windows") {
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGTERM", quit);
   }
   await driver.close();
   terminal.close();
   return code;
+}
+
+/**
+ * Puts the message read from standard input in place of the `-` body of
+ * `send NAME -` or `send_all -` (at most one, as the command line checks):
+ * the whole input, less one final line end, as UTF-8.
+ *
+ * @param exec The `--exec` commands, changed in place.
+ * @returns Nothing when no command reads standard input, `{ ok }` when it
+ * was read, or what is wrong with it.
+ */
+async function stdinBody(
+  exec: string[],
+): Promise<{ ok: true } | { error: string } | undefined> {
+  const i = exec.findIndex((line) => {
+    const c = parseCommand(line);
+    return (c.cmd === "send" || c.cmd === "send_all") && c.text === "-";
+  });
+  if (i < 0) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > STDIN_BODY_MAX) {
+      return {
+        error:
+          `Message on standard input too long: over ${STDIN_BODY_MAX} bytes (the limit is 16384)`,
+      };
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) bytes.set(c, (at += c.length) - c.length);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return { error: "Message on standard input is not UTF-8: nothing sent" };
+  }
+  text = text.replace(/\r?\n$/, "");
+  if (text.trim() === "") {
+    return { error: "Message on standard input is empty: nothing sent" };
+  }
+  exec[i] = exec[i].replace(/-$/, () => text);
+  return { ok: true };
 }
 
 /**
@@ -193,11 +342,4 @@ export function exitStatus(exit: ClientExit): number {
     case "registration_refused":
       return EXIT_FAILURE;
   }
-}
-
-// The exit status of a scripted run: the worst thing that happened.
-function scriptStatus(state: ClientState): number {
-  if (state.outcomes.refused > 0) return EXIT_UNKNOWN_USER;
-  if (state.outcomes.saved > 0) return EXIT_SAVED;
-  return EXIT_OK;
 }

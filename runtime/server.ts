@@ -8,20 +8,16 @@ import { bindFailed } from "./bind_error.ts";
 import { listenUdp } from "./listen.ts";
 import { UdpDriver } from "./udp_driver.ts";
 import { readLines } from "./stdin_lines.ts";
-import { formatLine } from "./output_format.ts";
+import { formatLine, jsonEvent } from "./output_format.ts";
 import {
   describeServerEvent,
   type ServerConsoleEvent,
 } from "../protocol/server_lines.ts";
 import type { ServerEvent } from "../server/events.ts";
-import {
-  DEFAULT_SERVER_LIMITS,
-  type ServerLimits,
-  ServerState,
-} from "../server/state.ts";
+import { type ServerLimits, ServerState } from "../server/state.ts";
 import { EXIT_FAILURE } from "../cli/exit_codes.ts";
-import type { NatsStore } from "./nats_store.ts";
-import { StoreBridge } from "./store_bridge.ts";
+import type { DurableServer } from "./durable_server.ts";
+import type { Machine } from "../protocol/machine.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Options for {@linkcode runServer}. */
@@ -64,7 +60,11 @@ export function printServerEvent(
 ): void {
   const event = describeServerEvent(serverEvent);
   // Network text is neutralised exactly as the client's terminal does it.
-  writeLine(formatLine(event, { json: options.json }));
+  writeLine(
+    formatLine(options.json ? jsonEvent(event, new Date()) : event, {
+      json: options.json,
+    }),
+  );
 }
 
 /**
@@ -83,48 +83,44 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   } catch (e) {
     return bindFailed(e, options.port);
   }
-  const durable = options.store !== undefined && options.store !== "memory";
-  let store: NatsStore | undefined;
-  if (durable) {
+  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+  let durable: DurableServer | undefined;
+  let state: ServerState | undefined;
+  if (options.store !== undefined && options.store !== "memory") {
     // Loaded only here: the in-memory server loads no NATS client at all.
-    const nats = await import("./nats_store.ts");
+    const { DurableServer } = await import("./durable_server.ts");
     try {
-      store = await nats.openNatsStore(nats.parseNatsUrls(options.store!), {
-        limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+      durable = await DurableServer.open({
+        store: options.store,
+        nodeId: `n${options.port}-${
+          [...random(3)].map((b) => b.toString(16).padStart(2, "0")).join("")
+        }`,
+        limits: options.limits,
+        random,
+        print,
       });
     } catch (e) {
       conn.close();
       const why = e instanceof Error ? e.message : String(e);
-      writeError(`udpchat: cannot open the store ${options.store}: ${why}`);
+      writeError(`udpchat: Cannot open the store ${options.store}: ${why}`);
       return EXIT_FAILURE;
     }
+  } else {
+    state = new ServerState({ random, limits: options.limits });
   }
-  const state = new ServerState({
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
-    limits: options.limits,
-    store: store === undefined ? "memory" : "external",
-  });
-  let restored = 0;
-  if (store !== undefined) {
-    const messages = await store.loadAll();
-    restored = messages.length;
-    state.restoreStored(messages, Date.now());
-  }
-  let bridge: StoreBridge | undefined;
-  const driver: UdpDriver<ServerEvent> = new UdpDriver(conn, state, {
+  const machine: Machine<ServerEvent> = durable?.node ?? state!;
+  const driver: UdpDriver<ServerEvent> = new UdpDriver(conn, machine, {
     print,
-    afterStep: () => bridge?.pump(),
+    afterStep: () => durable?.pump(),
   });
-  if (store !== undefined) {
-    bridge = new StoreBridge(state, store, {
-      now: () => driver.now(),
-      step: () => driver.step(),
-    });
-  }
+  await durable?.start(driver);
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<number>();
   const onSignal = () => stop(0);
-  const showStats = () => print({ type: "stats", stats: state.stats() });
+  const showStats = () =>
+    durable !== undefined
+      ? durable.showStats()
+      : print({ type: "stats", stats: state!.stats() });
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   // SIGUSR2, not SIGUSR1: Deno (since 2.9.2) answers SIGUSR1 by opening a
@@ -134,21 +130,6 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   // Online once the signals are handled: a signal sent on seeing this line
   // finds its listener.
   print({ type: "online", port: driver.localAddr.port });
-  let stopStatus: (() => void) | undefined;
-  if (store !== undefined) {
-    print({ type: "store_opened", store: options.store!, restored });
-    let lost = false;
-    stopStatus = store.onStatus((status) => {
-      if (status === "disconnected" && !lost) {
-        lost = true;
-        print({ type: "store_unavailable" });
-      } else if (status !== "disconnected" && lost) {
-        lost = false;
-        print({ type: "store_available" });
-      }
-    });
-  }
-
   const running = driver.run().then(() => 0, (e) => {
     const message = e instanceof Error ? e.message : String(e);
     writeLine(
@@ -176,8 +157,7 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   if (hasUsr2) Deno.removeSignalListener("SIGUSR2", showStats);
-  stopStatus?.();
   await driver.close();
-  await store?.close();
+  await durable?.close();
   return code;
 }

@@ -98,6 +98,19 @@ const ROWS: Row[] = [
     },
   },
   {
+    event: {
+      type: "server_switched",
+      from: "127.0.0.1:5000",
+      to: "127.0.0.1:5001",
+    },
+    line: {
+      kind: "status",
+      event: "server_switched",
+      text: "[Server 127.0.0.1:5000 not responding; now using 127.0.0.1:5001.]",
+      data: { from: "127.0.0.1:5000", to: "127.0.0.1:5001" },
+    },
+  },
+  {
     event: { type: "server_restarted" },
     line: {
       kind: "status",
@@ -114,6 +127,21 @@ const ROWS: Row[] = [
       data: { attempt: 3 },
     },
     seed: "test cases 2 and 6",
+  },
+  {
+    event: {
+      type: "registering",
+      server: "127.0.0.1:5000",
+      attempt: 1,
+      of: 5,
+    },
+    line: {
+      kind: "status",
+      event: "registering",
+      text:
+        "[Registering with 127.0.0.1:5000: no answer, trying again (1 of 5)...]",
+      data: { server: "127.0.0.1:5000", attempt: 1, of: 5 },
+    },
   },
   {
     event: { type: "server_not_responding" },
@@ -202,7 +230,14 @@ const ROWS: Row[] = [
       event: "table",
       text:
         "{'userA': ['127.0.0.1', 6000, 'Offline'], 'userD': ['127.0.0.1', 6003, 'Online']}",
-      data: { users: 2 },
+      data: {
+        users: 2,
+        online: 1,
+        rows: [
+          { name: "userA", ip: "127.0.0.1", port: 6000, online: false },
+          { name: "userD", ip: "127.0.0.1", port: 6003, online: true },
+        ],
+      },
     },
     seed: "dereg example",
   },
@@ -236,13 +271,13 @@ const ROWS: Row[] = [
     seed: "test cases 3, 4, 6",
   },
   {
-    event: { type: "saved", at: "2023-10-21 02:14:41" },
+    event: { type: "saved", at: "2023-10-21 02:14:41", to: "userA" },
     line: {
       kind: "notice",
       event: "saved",
       text:
         "[Offline Message sent at 2023-10-21 02:14:41 received by the server and saved.]",
-      data: { at: "2023-10-21 02:14:41" },
+      data: { to: "userA", group: false, at: "2023-10-21 02:14:41" },
     },
     seed: "dereg example",
   },
@@ -252,7 +287,7 @@ const ROWS: Row[] = [
       kind: "notice",
       event: "no_ack",
       text: "[No ACK from userD, message not delivered.]",
-      data: { name: "userD" },
+      data: { to: "userD" },
     },
     seed: "test case 3",
   },
@@ -263,7 +298,7 @@ const ROWS: Row[] = [
       event: "saved",
       text:
         "[Offline Message sent at 02:55:38 received by the server and saved.]",
-      data: { name: "userD", at: "2023-10-21 02:55:38" },
+      data: { to: "userD", group: true, at: "2023-10-21 02:55:38" },
     },
     seed: "test case 3",
   },
@@ -277,7 +312,7 @@ const ROWS: Row[] = [
       kind: "notice",
       event: "delivered_offline",
       text: "[Offline Message sent at 02:14:41 received by userA]",
-      data: { name: "userA", at: "2023-10-21 02:14:41" },
+      data: { to: "userA", at: "2023-10-21 02:14:41" },
     },
     seed: "reg example",
   },
@@ -287,7 +322,7 @@ const ROWS: Row[] = [
       kind: "error",
       event: "refused",
       text: "[Message to userD not saved: the server's storage is full.]",
-      data: { name: "userD", why: "full" },
+      data: { to: "userD", why: "full" },
     },
   },
   {
@@ -296,7 +331,7 @@ const ROWS: Row[] = [
       kind: "error",
       event: "refused",
       text: "[Message to userD not saved: the server cannot reach its store.]",
-      data: { name: "userD", why: "store_unavailable" },
+      data: { to: "userD", why: "store_unavailable" },
     },
   },
   {
@@ -305,7 +340,7 @@ const ROWS: Row[] = [
       kind: "error",
       event: "unknown_user",
       text: "[Unknown user userZ.]",
-      data: { name: "userZ" },
+      data: { to: "userZ" },
     },
   },
   {
@@ -395,6 +430,47 @@ const ROWS: Row[] = [
     seed: "reg example",
   },
   {
+    event: {
+      type: "table_summary",
+      users: 10_000,
+      online: 9_999,
+      changed: [["userB", "127.0.0.1", 6001, 0]],
+      more: 0,
+      full: false,
+    },
+    line: {
+      kind: "table",
+      event: "table",
+      text: "{10000 users: 9999 Online, 1 Offline; changed: userB Offline}",
+      data: {
+        users: 10_000,
+        online: 9_999,
+        changed: [
+          { name: "userB", ip: "127.0.0.1", port: 6001, online: false },
+        ],
+        more: 0,
+      },
+    },
+  },
+  {
+    event: { type: "abandoned", to: null, message: "build 812 passed" },
+    line: {
+      kind: "error",
+      event: "abandoned",
+      text: "[Exiting: group message not sent: build 812 passed]",
+      data: { to: null, message: "build 812 passed" },
+    },
+  },
+  {
+    event: { type: "abandoned", to: "userB", message: "hi" },
+    line: {
+      kind: "error",
+      event: "abandoned",
+      text: "[Exiting: message to userB not confirmed: hi]",
+      data: { to: "userB", message: "hi" },
+    },
+  },
+  {
     event: { type: "network_error", message: "Bad file descriptor" },
     line: {
       kind: "error",
@@ -417,7 +493,9 @@ const TYPES: Record<ClientEventType, true> = {
   offline: true,
   rejoin: true,
   server_restarted: true,
+  server_switched: true,
   retrying: true,
+  registering: true,
   server_not_responding: true,
   exiting: true,
   name_in_use: true,
@@ -427,6 +505,7 @@ const TYPES: Record<ClientEventType, true> = {
   request_refused: true,
   table_updated: true,
   table: true,
+  table_summary: true,
   sent: true,
   received: true,
   group_ack: true,
@@ -440,6 +519,7 @@ const TYPES: Record<ClientEventType, true> = {
   group_message: true,
   offline_messages: true,
   offline_message: true,
+  abandoned: true,
   network_error: true,
 };
 

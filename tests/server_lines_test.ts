@@ -44,7 +44,7 @@ const LINES: {
     event: { type: "table_updated", version: 4 },
     line: {
       kind: "status",
-      event: "table",
+      event: "table_updated",
       text: "[Client table updated.]",
       data: { version: 4 },
     },
@@ -54,7 +54,7 @@ const LINES: {
     event: { type: "group_message", from: "userA", text: "hii" },
     line: {
       kind: "status",
-      event: "group",
+      event: "group_message",
       text: "[Client userA sent group message: hii ]",
       data: { from: "userA", message: "hii" },
     },
@@ -64,7 +64,7 @@ const LINES: {
     event: { type: "duplicate_login", name: "userA" },
     line: {
       kind: "status",
-      event: "duplicate",
+      event: "duplicate_login",
       text: "[Duplicate login detected.]",
       data: { name: "userA" },
     },
@@ -83,7 +83,7 @@ const LINES: {
         bytesIn: 900,
         bytesOut: 1500,
         retransmissions: 1,
-        dropped: '{"rate":4,"json":1}',
+        dropped: { rate: 4, json: 1 },
         users: 3,
         online: 2,
         offlineMessages: 1,
@@ -104,7 +104,7 @@ const LINES: {
         bytesIn: 900,
         bytesOut: 1500,
         retransmissions: 1,
-        dropped: "{}",
+        dropped: {},
         users: 3,
         online: 2,
         offlineMessages: 1,
@@ -118,6 +118,7 @@ const LINES: {
       kind: "error",
       event: "usage",
       text: "[Unknown command: hello. Server commands: stats, exit]",
+      data: { command: "hello" },
     },
   },
   {
@@ -126,20 +127,39 @@ const LINES: {
       kind: "error",
       event: "server_error",
       text: "[Server error: Bad resource ID]",
+      data: { error: "Bad resource ID" },
     },
   },
   {
     event: {
-      type: "store_opened",
-      store: "nats://127.0.0.1:4222",
+      type: "cluster_node",
+      node: "n5000",
+      role: "leading",
       restored: 100,
     },
     line: {
       kind: "status",
-      event: "store_opened",
-      text:
-        "[Stored messages are kept in nats://127.0.0.1:4222: 100 restored.]",
-      data: { store: "nats://127.0.0.1:4222", restored: 100 },
+      event: "cluster_node",
+      text: "[Node n5000 leads the chat: 100 stored messages restored.]",
+      data: { node: "n5000", role: "leading", restored: 100 },
+    },
+  },
+  {
+    event: { type: "cluster_node", node: "n5001", role: "following" },
+    line: {
+      kind: "status",
+      event: "cluster_node",
+      text: "[Node n5001 follows the leading node.]",
+      data: { node: "n5001", role: "following" },
+    },
+  },
+  {
+    event: { type: "node_stats", node: "n5001", forwarded: 7, relayed: 9 },
+    line: {
+      kind: "status",
+      event: "stats",
+      text: "[Stats: node n5001 follows: forwarded=7 relayed=9]",
+      data: { node: "n5001", forwarded: 7, relayed: 9 },
     },
   },
   {
@@ -186,7 +206,8 @@ Deno.test("describeServerEvent() has a row above for every event type", () => {
     stats: true,
     unknown_command: true,
     server_error: true,
-    store_opened: true,
+    cluster_node: true,
+    node_stats: true,
     store_unavailable: true,
     store_available: true,
   };

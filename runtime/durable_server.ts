@@ -1,0 +1,192 @@
+/**
+ * A server node whose state lives on NATS JetStream (`--store nats://...`):
+ * the offline store (runtime/nats_store.ts) and the cluster of nodes that
+ * share it (runtime/cluster_link.ts, runtime/cluster_node.ts). A lone node is
+ * a cluster of one: it leads at once. Loaded by dynamic `import()` only when
+ * `--store nats://` is given.
+ *
+ * @module
+ */
+import type { ServerConsoleEvent } from "../protocol/server_lines.ts";
+import type { ServerEvent } from "../server/events.ts";
+import { ServerState } from "../server/state.ts";
+import type { ServerLimits } from "../server/options.ts";
+import { DEFAULT_SERVER_LIMITS } from "../server/options.ts";
+import { ClusterLink } from "./cluster_link.ts";
+import { ClusterNode } from "./cluster_node.ts";
+import { type NatsStore, openNatsStore, parseNatsUrls } from "./nats_store.ts";
+import { StoreBridge } from "./store_bridge.ts";
+import type { StoredMessage } from "../server/store.ts";
+import type { UdpDriver } from "./udp_driver.ts";
+
+/** Options of {@linkcode DurableServer.open}. */
+export interface DurableServerOptions {
+  /** `nats://HOST:PORT[,nats://HOST:PORT...]`. */
+  store: string;
+  /** This node's id (a NATS subject token). */
+  nodeId: string;
+  /** Limit overrides. */
+  limits?: Partial<ServerLimits>;
+  /** Random bytes for the core. */
+  random: (length: number) => Uint8Array;
+  /** Prints a line on this node's console. */
+  print: (event: ServerEvent | ServerConsoleEvent) => void;
+}
+
+/** One node of a NATS-backed chat. */
+export class DurableServer {
+  /** The machine the UDP driver runs. */
+  readonly node: ClusterNode;
+  #store: NatsStore;
+  #link: ClusterLink;
+  #options: DurableServerOptions;
+  #bridge: StoreBridge | undefined;
+  #driver: UdpDriver<ServerEvent> | undefined;
+  #stopStatus: (() => void) | undefined;
+  #term = 0;
+
+  private constructor(
+    store: NatsStore,
+    link: ClusterLink,
+    options: DurableServerOptions,
+  ) {
+    this.#store = store;
+    this.#link = link;
+    this.#options = options;
+    this.node = new ClusterNode(link);
+  }
+
+  /**
+   * Connects to NATS: the offline store and the cluster link.
+   *
+   * @throws when NATS cannot be reached or JetStream is not enabled, with a
+   * message a person can act on.
+   */
+  static async open(options: DurableServerOptions): Promise<DurableServer> {
+    const urls = parseNatsUrls(options.store);
+    const store = await openNatsStore(urls, {
+      limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+    });
+    // What the store read when it opened may be stale by the time this node
+    // leads (another node saves meanwhile): every lead reads the stream anew.
+    await store.loadAll();
+    try {
+      const link = await ClusterLink.open(urls, { nodeId: options.nodeId });
+      return new DurableServer(store, link, options);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Joins the cluster with the driver that runs {@linkcode node}: competes
+   * for the lead (a lone node leads before this returns) and reports the
+   * store's connection on the console.
+   */
+  async start(driver: UdpDriver<ServerEvent>): Promise<void> {
+    this.#driver = driver;
+    const { print } = this.#options;
+    const step = () => driver.step();
+    const ready = Promise.withResolvers<void>();
+    await this.#link.start({
+      leadership: async (leader) => {
+        await this.#lead(leader);
+        ready.resolve();
+      },
+      forwarded: (d) => {
+        this.node.receiveForwarded(d.bytes, {
+          from: d.from,
+          node: d.node,
+          now: driver.now(),
+        });
+        step();
+      },
+      send: (d) => {
+        this.node.sendForLeader(d);
+        step();
+      },
+      event: (e) => {
+        this.node.showEvent(e as ServerEvent);
+        step();
+      },
+    });
+    if (this.#link.leader) await ready.promise;
+    else {print({
+        type: "cluster_node",
+        node: this.#link.nodeId,
+        role: "following",
+      });}
+    let lost = false;
+    this.#stopStatus = this.#store.onStatus((status) => {
+      if (status === "disconnected" && !lost) {
+        lost = true;
+        print({ type: "store_unavailable" });
+      } else if (status !== "disconnected" && lost) {
+        lost = false;
+        print({ type: "store_available" });
+      }
+    });
+  }
+
+  /** Sends the core's store requests (call after every driver step). */
+  pump(): void {
+    this.#bridge?.pump();
+  }
+
+  /** Prints this node's stats: the core's when it leads. */
+  showStats(): void {
+    const core = this.node.core;
+    if (core !== undefined) {
+      return this.#options.print({ type: "stats", stats: core.stats() });
+    }
+    this.#options.print({
+      type: "node_stats",
+      node: this.#link.nodeId,
+      ...this.node.stats,
+    });
+  }
+
+  /** Leaves the cluster and closes the connections. */
+  async close(): Promise<void> {
+    this.#stopStatus?.();
+    await this.#bridge?.settled();
+    await this.#link.close();
+    await this.#store.close();
+  }
+
+  // Takes the lead with a fresh core and what the store kept, or follows.
+  async #lead(leader: boolean): Promise<void> {
+    const term = ++this.#term;
+    const { print, random, limits } = this.#options;
+    const node = this.#link.nodeId;
+    if (!leader) {
+      this.node.setCore(undefined);
+      this.#bridge = undefined;
+      print({ type: "cluster_node", node, role: "following" });
+      return;
+    }
+    const core = new ServerState({ random, limits, store: "external" });
+    let messages: StoredMessage[];
+    try {
+      messages = await this.#store.loadAll();
+    } catch {
+      messages = [];
+    }
+    if (term !== this.#term) return; // lost the lead meanwhile
+    core.restoreStored(messages, Date.now());
+    const driver = this.#driver!;
+    this.#bridge = new StoreBridge(core, this.#store, {
+      now: () => driver.now(),
+      step: () => driver.step(),
+    });
+    this.node.setCore(core);
+    print({
+      type: "cluster_node",
+      node,
+      role: "leading",
+      restored: messages.length,
+    });
+    driver.step();
+  }
+}
