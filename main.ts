@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { HELP_TEXT, parseCommandLine } from "./cli/args.ts";
+import { checkExec, HELP_TEXT, parseCommandLine } from "./cli/args.ts";
 import { EXIT_OK, EXIT_USAGE } from "./cli/exit_codes.ts";
 import { VERSION } from "./cli/version.ts";
 import { runClient } from "./runtime/client.ts";
@@ -39,6 +39,14 @@ export async function main(args: string[]): Promise<number> {
   const parsed = parseCommandLine(args);
   if ("error" in parsed) {
     write(Deno.stderr, `udpchat: ${parsed.error}\n`);
+    return EXIT_USAGE;
+  }
+  // `--exec` commands are checked before anything is sent.
+  const bad = parsed.mode === "client"
+    ? checkExec(parsed.exec, parsed.name)
+    : undefined;
+  if (bad !== undefined) {
+    write(Deno.stderr, `udpchat: ${bad.error}\n`);
     return EXIT_USAGE;
   }
   switch (parsed.mode) {

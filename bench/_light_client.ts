@@ -1,14 +1,17 @@
 // A light simulated client for load: its own UDP socket on 127.0.0.1,
 // hand-built protocol datagrams, requests retransmitted (same id) until
 // answered, every reliable datagram from the server ACKed. It tracks the
-// table rows it is sent (or ignores tables, to measure other paths) and the
-// group messages and notices it gets. Cheap enough to run ten thousand in one
-// process; the server cannot tell it from a real client.
+// table rows it is sent (small rooms), or the counts of the summaries (big
+// rooms), or ignores both to measure other paths, and the group messages and
+// notices it gets. Cheap enough to run thousands in one process; the server
+// cannot tell it from a real client.
 import { setImmediate } from "node:timers";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import type {
   Message,
   NoteMessage,
+  Row,
+  SummaryMessage,
   TableMessage,
 } from "../protocol/messages.ts";
 
@@ -74,6 +77,9 @@ export class LightClient {
   tables: TableMode;
   /** Names this client's table shows Online. */
   readonly online = new Set<string>();
+  /** A big room's counts, from the last summary (`sum`). */
+  users = 0;
+  usersOnline = 0;
   /** Distinct group messages received. */
   groupSeen = 0;
   /** Notices received. */
@@ -199,6 +205,17 @@ export class LightClient {
     return false;
   }
 
+  /** Looks a user up (`who`): its row, or undefined if unknown or unanswered. */
+  async who(name: string, timeoutMs = 10_000): Promise<Row | undefined> {
+    const r = await this.request({
+      t: "who",
+      id: this.nextId(),
+      tok: this.tok,
+      name,
+    }, timeoutMs);
+    return r?.t === "ack" ? r.rows?.[0] : undefined;
+  }
+
   /** Leaves (`dereg`); true once ACKed. */
   async dereg(timeoutMs = 30_000): Promise<boolean> {
     const r = await this.request({
@@ -229,6 +246,16 @@ export class LightClient {
       if (data.length > t.largestIn) t.largestIn = data.length;
       if (this.raw !== undefined) {
         this.raw(data);
+        continue;
+      }
+      // Encoded as '{"v":1,"t":"sum",...': bytes 12 and 13 are "su".
+      if (data[12] === 115 && data[13] === 117) {
+        if (this.tables === "ignore") continue;
+        const m = JSON.parse(decoder.decode(data)) as SummaryMessage;
+        this.users = m.u;
+        this.usersOnline = m.on;
+        await this.sendBytes(encoder.encode(`{"v":1,"t":"ack","id":${m.id}}`));
+        this.onTable?.(this);
         continue;
       }
       // Encoded as '{"v":1,"t":"tbl",...': bytes 12 and 13 are "tb".

@@ -495,8 +495,7 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
     }
     client.failover = nodes;
   }
-  const bad = checkExec(exec, name);
-  return bad ?? client;
+  return client;
 }
 
 /**
@@ -505,8 +504,23 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
  * arguments; `dereg`/`reg` take this client's own name; nothing may follow
  * `exit` (it would never run); at most one message body comes from
  * standard input (`-`).
+ *
+ * @param exec The `--exec` commands, in order.
+ * @param name The client's name.
+ * @returns What is wrong (one line, as {@linkcode parseCommandLine}'s
+ * errors), or nothing.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkExec } from "./args.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(checkExec(["send_all hi"], "bot"), undefined);
+ * assertEquals(checkExec(["bogus cmd"], "bot"), {
+ *   error: 'Unknown command in --exec "bogus cmd": bogus',
+ * });
+ * ```
  */
-function checkExec(
+export function checkExec(
   exec: readonly string[],
   name: string,
 ): UsageError | undefined {

@@ -16,3 +16,9 @@ export const EXIT_SAVED = 3;
 export const EXIT_UNKNOWN_USER = 4;
 /** Registration refused: the name is Online in another session. */
 export const EXIT_NAME_IN_USE = 5;
+/**
+ * `--exec`: a command did not do what it says: an unknown command, missing
+ * text, `dereg`/`reg` with another name, a command while Offline, or a
+ * message body from standard input that is empty or not UTF-8.
+ */
+export const EXIT_COMMAND_FAILED = 6;

@@ -5,6 +5,12 @@
  * order the server saved it, under its header (`SEMANTICS.md`, "dereg NAME /
  * reg NAME").
  *
+ * Issue 13: a message is known by its authenticated origin and its key
+ * (`from` as the server authenticated it, or as the table gives the peer's
+ * address), never by a key anyone could copy; parts are reassembled per
+ * sender within per-sender and total bounds; and a part is ACKed as `held`
+ * unless its whole message has been shown ("received" means shown).
+ *
  * @module
  */
 import { type Address, addressKey } from "../protocol/address.ts";
@@ -37,6 +43,13 @@ export interface InboxOptions {
   regPending: () => boolean;
 }
 
+/**
+ * How a chat part is ACKed: `shown` (a plain ACK: its whole message was
+ * shown, now or before) or `held` (it waits for other parts, or was
+ * refused).
+ */
+export type PartAck = "shown" | "held";
+
 /** What is printed instead of an offline-list entry shown before. */
 const SHOWN_BEFORE = null;
 
@@ -49,7 +62,14 @@ export class Inbox {
     ttl: SEEN_KEYS_TTL_MS,
     capacity: SEEN_KEYS_CAPACITY,
   });
+  // Live messages: per sender, two partials and 32 Ki at most each.
   #reassembler = new Reassembler({ maxBuffered: REASSEMBLY_MAX_BUFFERED });
+  // The offline list: the server sends it all at once; bounded in total.
+  #listReassembler = new Reassembler({
+    maxBuffered: REASSEMBLY_MAX_BUFFERED,
+    maxPerSource: Infinity,
+    maxBufferedPerSource: REASSEMBLY_MAX_BUFFERED,
+  });
   // The offline list: entries `#next` to `#end` are still to be shown.
   #next = 1;
   #end = 0;
@@ -84,8 +104,27 @@ export class Inbox {
     return false;
   }
 
-  /** Handles one chat message part (authenticated, ACKed and new). */
-  receive(m: ChatMessage, arrival: Arrival): void {
+  /**
+   * How to ACK a part seen before (a retransmission): as shown once its
+   * message was shown.
+   */
+  ackFor(m: ChatMessage, arrival: Arrival): PartAck {
+    return m.pn === 1 || this.#seenKeys.has(originKey(m), arrival.now)
+      ? "shown"
+      : "held";
+  }
+
+  /**
+   * Handles one chat message part (authenticated and new).
+   *
+   * @returns How to ACK it.
+   */
+  receive(m: ChatMessage, arrival: Arrival): PartAck {
+    this.#receive(m, arrival);
+    return this.ackFor(m, arrival);
+  }
+
+  #receive(m: ChatMessage, arrival: Arrival): void {
     const ctx = this.#ctx;
     if (
       m.o !== undefined && !this.#options.regPending() &&
@@ -96,10 +135,15 @@ export class Inbox {
       return ctx.drop("unexpected");
     }
     const { from, now } = arrival;
-    const r = this.#reassembler.add(addressKey(from), m, now);
+    // Per sender (the server relays for many); the offline list apart.
+    const source = `${addressKey(from)}\u0000${m.from}`;
+    const r = m.o !== undefined
+      ? this.#listReassembler.add(source, m, now)
+      : this.#reassembler.add(source, m, now);
     if (r.status !== "complete") return;
-    const dup = this.#seenKeys.has(m.k, now);
-    this.#seenKeys.set(m.k, true, now);
+    const origin = originKey(m);
+    const dup = this.#seenKeys.has(origin, now);
+    this.#seenKeys.set(origin, true, now);
     const own = m.from === ctx.name;
     if (m.o !== undefined) {
       const entry: ClientEvent = {
@@ -184,4 +228,11 @@ export class Inbox {
       this.#next++;
     }
   }
+}
+
+// A message's identity: its authenticated origin (the sender's name, as the
+// server authenticated it or as the table gives the peer's address) and its
+// key. Another user copying the key makes another identity.
+function originKey(m: ChatMessage): string {
+  return `${m.from}\u0000${m.k}`;
 }

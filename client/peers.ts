@@ -5,8 +5,15 @@
  * messages go through the server instead, which delivers or saves them
  * (`SEMANTICS.md`, "send NAME MESSAGE").
  *
+ * "Received" means shown (issue 13): a peer ACKs a part it took but did not
+ * show with `r: "held"`; a message is received once every part is ACKed and
+ * one ACK was plain (the part that completed it, ACKed after it was shown).
+ * One whose parts were all ACKed `held` was refused by a live peer: it goes
+ * through the server, as one that was not ACKed.
+ *
  * @module
  */
+import { type Address, sameAddress } from "../protocol/address.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import type { TextPart } from "../protocol/messages.ts";
 import type { ClientContext } from "./context.ts";
@@ -25,6 +32,12 @@ export interface PrivateMessage {
 interface PeerSend extends PrivateMessage {
   partsLeft: number;
   ids: number[];
+  /** Where its parts went. */
+  address?: Address;
+  /** Whether a plain ACK (not `held`) said the message was shown. */
+  shown: boolean;
+  /** Part ids whose next ACK said `held`. */
+  held: Set<number>;
 }
 
 /** The parts a {@linkcode Peers} works with. */
@@ -60,7 +73,7 @@ export class Peers {
 
   /** Whether no message is under way to a peer. */
   get idle(): boolean {
-    return this.#inFlight.size === 0;
+    return this.#inFlight.size === 0 && this.#queues.size === 0;
   }
 
   /**
@@ -68,15 +81,45 @@ export class Peers {
    * the table and reachable, otherwise through the server.
    */
   send(message: PrivateMessage, now: number): void {
-    const send: PeerSend = { ...message, partsLeft: 0, ids: [] };
+    const send: PeerSend = {
+      ...message,
+      partsLeft: 0,
+      ids: [],
+      shown: false,
+      held: new Set(),
+    };
+    const table = this.#parts.table;
+    if (table.needsLookup(send.to) && table.lookup(send.to, now)) {
+      // A big room: the row is learned first; the message waits in its queue.
+      return this.#enqueue(send, now);
+    }
     if (!this.#reachable(message.to)) {
       // Not in our table (perhaps it is behind): the server knows, and says so.
       return this.#viaServer(send, now);
     }
+    this.#enqueue(send, now);
+  }
+
+  #enqueue(send: PeerSend, now: number): void {
     const queue = this.#queues.get(send.to) ?? [];
     queue.push(send);
     this.#queues.set(send.to, queue);
     this.#pump(send.to, now);
+  }
+
+  /**
+   * The next ACK of part `id` says `held` (call before the retransmitter
+   * matches it): the peer took the part but did not show its message.
+   */
+  held(id: number, from: Address): void {
+    for (const send of this.#inFlight.values()) {
+      if (
+        send.ids.includes(id) && send.address !== undefined &&
+        sameAddress(send.address, from)
+      ) {
+        send.held.add(id);
+      }
+    }
   }
 
   /** After a table change: queued messages to peers now Offline go through the server. */
@@ -114,7 +157,7 @@ export class Peers {
 
   // One message at a time per recipient keeps them in order.
   #pump(to: string, now: number): void {
-    if (this.#inFlight.has(to)) return;
+    if (this.#inFlight.has(to) || this.#parts.table.lookingUp(to)) return;
     const queue = this.#queues.get(to);
     const send = queue?.shift();
     if (send === undefined) return;
@@ -127,6 +170,7 @@ export class Peers {
     const ctx = this.#ctx;
     const address = { hostname: row[1], port: row[2] };
     this.#inFlight.set(to, send);
+    send.address = address;
     send.partsLeft = send.parts.length;
     ctx.emit({ type: "sent", to });
     send.ids = send.parts.map((part) => {
@@ -136,7 +180,7 @@ export class Peers {
         { id, to: address, bytes: encodeMessage(m) },
         now,
         {
-          onAck: (ack) => this.#acked(send, ack.now),
+          onAck: (ack) => this.#acked(send, { id, now: ack.now }),
           onExpire: (at) => this.#expired(send, at),
         },
       );
@@ -144,9 +188,16 @@ export class Peers {
     });
   }
 
-  #acked(send: PeerSend, now: number): void {
+  #acked(send: PeerSend, ack: { id: number; now: number }): void {
+    const { id, now } = ack;
+    if (!send.held.has(id)) send.shown = true;
     if (--send.partsLeft > 0) return;
     this.#inFlight.delete(send.to);
+    if (!send.shown) {
+      // Every part arrived, the message was not shown: the server carries it.
+      this.#parts.requests.save(send, now);
+      return this.#pump(send.to, now);
+    }
     this.#unreachable.delete(send.to);
     this.#parts.receipts.finish(send.parts[0].k, "delivered");
     this.#ctx.emit({ type: "received", by: send.to });

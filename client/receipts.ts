@@ -68,10 +68,15 @@ export class Receipts {
     this.release(k);
   }
 
-  /** Private message `k` was saved for an Offline user at `at`. */
-  saved(k: string, at: string): void {
+  /** Private message `k` to `to` was saved for an Offline user at `at`. */
+  saved(k: string, saved: { at: string; to: string }): void {
     this.finish(k, "saved");
-    this.#ctx.emit({ type: "saved", at });
+    this.#ctx.emit({ type: "saved", at: saved.at, to: saved.to });
+  }
+
+  /** Whether message `k` still awaits its outcome. */
+  awaiting(k: string): boolean {
+    return this.#awaiting.has(k);
   }
 
   /** Shows the notices about message `k` held until its ACK. */
@@ -103,7 +108,7 @@ export class Receipts {
         ctx.emit({ type: "saved_for", name: m.name, at });
         return;
       case "saved":
-        return this.saved(m.ref, at);
+        return this.saved(m.ref, { at, to: m.name });
       case "rcv":
         this.finish(m.ref, "delivered");
         return ctx.emit({ type: "received", by: m.name });

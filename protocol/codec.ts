@@ -10,6 +10,7 @@ import {
   PROTOCOL_VERSION,
 } from "./constants.ts";
 import type {
+  AckResult,
   ErrorCode,
   Message,
   MessageType,
@@ -124,6 +125,12 @@ const NOTE_KIND_SET: Readonly<Record<NoteKind, true>> = {
   refused: true,
   done: true,
 };
+const ACK_RESULT_SET: Readonly<Record<AckResult, true>> = {
+  saved: true,
+  pending: true,
+  held: true,
+};
+const ACK_RESULTS: ReadonlySet<string> = new Set(Object.keys(ACK_RESULT_SET));
 const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_CODE_SET));
 const NOTE_KINDS: ReadonlySet<string> = new Set(Object.keys(NOTE_KIND_SET));
 const BOOT_MAX = 16;
@@ -147,8 +154,8 @@ function part(o: Fields): TextPart | undefined {
   return { k, pi, pn, text };
 }
 
-function rows(o: Fields): Row[] | undefined {
-  const v = o.rows;
+function rows(o: Fields, key = "rows"): Row[] | undefined {
+  const v = o[key];
   if (!Array.isArray(v) || v.length > 64) return undefined;
   const out: Row[] = [];
   for (const r of v) {
@@ -189,9 +196,12 @@ function readMessage(o: Fields): Message | undefined | "type" {
       const ck = optional(o, "ck", (f, k) => str(f, k, TOKEN_MAX));
       const tok = optional(o, "tok", (f, k) => str(f, k, TOKEN_MAX));
       if (nm === undefined || !ck.ok || !tok.ok) return undefined;
+      // Present only as 1: any other value is malformed.
+      if (o.transient !== undefined && o.transient !== 1) return undefined;
       const m: Message = { t, id, name: nm };
       if (ck.value !== undefined) m.ck = ck.value;
       if (tok.value !== undefined) m.tok = tok.value;
+      if (o.transient === 1) m.transient = 1;
       return m;
     }
     case "dereg": {
@@ -230,7 +240,9 @@ function readMessage(o: Fields): Message | undefined | "type" {
     }
     case "ack": {
       const r = o.r;
-      if (r !== undefined && r !== "saved" && r !== "pending") return undefined;
+      if (r !== undefined && (typeof r !== "string" || !ACK_RESULTS.has(r))) {
+        return undefined;
+      }
       const at = optional(o, "at", stamp);
       const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
       const rs = o.rows === undefined ? undefined : rows(o);
@@ -238,7 +250,7 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (o.rows !== undefined && rs?.length !== 1) return undefined;
       const m: Message = { t, id };
       if (rs !== undefined) m.rows = rs;
-      if (r !== undefined) m.r = r;
+      if (r !== undefined) m.r = r as AckResult;
       if (at.value !== undefined) m.at = at.value;
       if (boot.value !== undefined) m.boot = boot.value;
       return m;

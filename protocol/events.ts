@@ -22,6 +22,15 @@ export type EventKind =
   | "notice"
   | "error";
 
+/** A value `--json` can print: what `JSON.stringify` writes as is. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
 /** One line of output, with the seed's exact text (without the `>>> ` prompt). */
 export interface OutputEvent {
   /** What kind of line this is. */
@@ -31,7 +40,7 @@ export interface OutputEvent {
   /** The exact text to print after `>>> `. */
   text: string;
   /** Structured fields for `--json` output. */
-  data?: Record<string, string | number | boolean | null>;
+  data?: Record<string, JsonValue>;
   /** Whether this line should ring the terminal bell (an incoming private message). */
   bell?: boolean;
 }

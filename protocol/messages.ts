@@ -28,6 +28,12 @@ export interface RegMessage {
   ck?: string;
   /** Session token from an earlier `welcome`. */
   tok?: string;
+  /**
+   * 1 for a transient session (`--exec`): when it leaves (`dereg`, or it
+   * stops answering) the server removes its row instead of keeping it
+   * Offline, and stores nothing for it.
+   */
+  transient?: 1;
 }
 
 /** Client to server: go Offline. */
@@ -87,14 +93,24 @@ export interface WhoMessage {
   name: string;
 }
 
+/** What an ACK may say besides "this datagram arrived". */
+export type AckResult = "saved" | "pending" | "held";
+
 /** Acknowledgement of the datagram with the same id; may carry a result. */
 export interface AckMessage {
   t: "ack";
   id: number;
   /** Answer to a `who`: the row looked up (exactly one). */
   rows?: Row[];
-  /** Result of a `save`: saved now, or pending while the server tries to deliver. */
-  r?: "saved" | "pending";
+  /**
+   * Result: of a `save`, saved now or pending while the server tries to
+   * deliver; of a chat part (`msg`), `held`: the part arrived but its
+   * message was not shown (it waits for other parts, or was refused), so
+   * this ACK is not the ACK of the message. An ACK of a part without `r`
+   * says the whole message was shown (see protocol/README.md, "Received
+   * means shown").
+   */
+  r?: AckResult;
   /** Server time stamp `YYYY-MM-DD HH:MM:SS`. */
   at?: string;
   /** The server instance's boot id (answers to `ka`): changes on every restart. */

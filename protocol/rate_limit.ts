@@ -1,6 +1,13 @@
 /**
- * Per-source rate limiting in the spirit of ergo's fakelag: a burst, then a
- * steady rate; what exceeds it is dropped, never queued.
+ * Rate limiting in the spirit of ergo's fakelag: a burst, then a steady rate;
+ * what exceeds it is dropped, never queued. Three shapes:
+ *
+ * - {@linkcode RateLimiter}: a token bucket per source key, for sources that
+ *   proved their address (their number is bounded by the sessions);
+ * - {@linkcode HashedRateLimiter}: a fixed table of buckets indexed by a hash
+ *   of the source, for sources that proved nothing: its memory does not grow
+ *   with the number of (spoofed) sources;
+ * - {@linkcode TokenBucket}: one global budget.
  *
  * @module
  */
@@ -15,9 +22,28 @@ export interface RateLimiterOptions {
   maxSources?: number;
 }
 
+/** Options for one {@linkcode RateLimiter.allow} call. */
+export interface AllowOptions {
+  /**
+   * The source's rate for this call, in datagrams per second (default the
+   * limiter's): a fair share that changes with the number of sources.
+   */
+  rate?: number;
+}
+
 interface Bucket {
   tokens: number;
   last: number;
+}
+
+function refill(
+  b: Bucket,
+  now: number,
+  shape: { burst: number; rate: number },
+): void {
+  const add = ((now - b.last) / 1000) * shape.rate;
+  b.tokens = Math.min(shape.burst, b.tokens + Math.max(0, add));
+  b.last = Math.max(b.last, now);
 }
 
 /**
@@ -45,8 +71,14 @@ export class RateLimiter {
     this.#max = options.maxSources ?? 200_000;
   }
 
+  /** Sources tracked now. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
   /** Takes one token for `source`; false when it has none left. */
-  allow(source: string, now: number): boolean {
+  allow(source: string, now: number, options: AllowOptions = {}): boolean {
+    const shape = { burst: this.#burst, rate: options.rate ?? this.#rate };
     let b = this.#buckets.get(source);
     if (b === undefined) {
       if (this.#buckets.size >= this.#max) {
@@ -57,13 +89,119 @@ export class RateLimiter {
       b = { tokens: this.#burst, last: now };
     } else {
       this.#buckets.delete(source);
-      const refill = ((now - b.last) / 1000) * this.#rate;
-      b.tokens = Math.min(this.#burst, b.tokens + Math.max(0, refill));
-      b.last = now;
+      refill(b, now, shape);
     }
     this.#buckets.set(source, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
   }
+}
+
+/** Options for {@linkcode HashedRateLimiter}. */
+export interface HashedRateLimiterOptions {
+  /** Datagrams a source may send at once (default 100). */
+  burst?: number;
+  /** Datagrams per second a source may send after its burst (default 400). */
+  rate?: number;
+  /** Buckets in the table, fixed at construction (default 4,096). */
+  slots?: number;
+}
+
+/**
+ * Token buckets in a fixed table, a source's bucket chosen by a hash of its
+ * key (FNV-1a). Sources that share a slot share a bucket; memory is the same
+ * for one source or a million spoofed ones, so an unvalidated flood of any
+ * width costs no per-source memory.
+ *
+ * @example Usage
+ * ```ts
+ * import { HashedRateLimiter } from "./rate_limit.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const limiter = new HashedRateLimiter({ burst: 1, rate: 1, slots: 16 });
+ * assertEquals([limiter.allow("a", 0), limiter.allow("a", 0)], [true, false]);
+ * ```
+ */
+export class HashedRateLimiter {
+  #tokens: Float64Array;
+  #last: Float64Array;
+  #burst: number;
+  #rate: number;
+
+  /** @param options Burst, rate and the table's size. */
+  constructor(options: HashedRateLimiterOptions = {}) {
+    const slots = options.slots ?? 4_096;
+    this.#burst = options.burst ?? 100;
+    this.#rate = options.rate ?? 400;
+    this.#tokens = new Float64Array(slots).fill(this.#burst);
+    this.#last = new Float64Array(slots).fill(-Infinity);
+  }
+
+  /** Takes one token from the bucket of `source`; false when it has none. */
+  allow(source: string, now: number): boolean {
+    const i = fnv1a(source) % this.#tokens.length;
+    const last = this.#last[i];
+    const add = last === -Infinity
+      ? this.#burst
+      : ((now - last) / 1000) * this.#rate;
+    const tokens = Math.min(this.#burst, this.#tokens[i] + Math.max(0, add));
+    this.#last[i] = Math.max(last, now);
+    if (tokens < 1) {
+      this.#tokens[i] = tokens;
+      return false;
+    }
+    this.#tokens[i] = tokens - 1;
+    return true;
+  }
+}
+
+/** Options for {@linkcode TokenBucket}. */
+export interface TokenBucketOptions {
+  /** Tokens available at once. */
+  burst: number;
+  /** Tokens added per second. */
+  rate: number;
+}
+
+/**
+ * One token bucket: a global budget shared by everything charged to it.
+ *
+ * @example Usage
+ * ```ts
+ * import { TokenBucket } from "./rate_limit.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const budget = new TokenBucket({ burst: 2, rate: 1_000 });
+ * assertEquals([0, 0, 0].map((t) => budget.take(t)), [true, true, false]);
+ * assertEquals(budget.take(1), true);
+ * ```
+ */
+export class TokenBucket {
+  #bucket: Bucket;
+  #shape: TokenBucketOptions;
+
+  /** @param options Burst and rate. */
+  constructor(options: TokenBucketOptions) {
+    this.#shape = options;
+    this.#bucket = { tokens: options.burst, last: -Infinity };
+  }
+
+  /** Takes one token; false when there is none left. */
+  take(now: number): boolean {
+    const b = this.#bucket;
+    if (b.last === -Infinity) b.last = now;
+    refill(b, now, this.#shape);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+// FNV-1a over UTF-16 code units: fast, and good enough to spread addresses.
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

@@ -64,15 +64,57 @@ export function summarizeTable(
   changed: readonly Row[],
 ): string {
   const online = rows.reduce((n, r) => n + r[3], 0);
-  const shown = changed.slice(0, 5).map(([n, , , o]) =>
+  return summarizeCounts({
+    users: rows.length,
+    online,
+    changed: changed.slice(0, SUMMARY_NAMES),
+    more: Math.max(0, changed.length - SUMMARY_NAMES),
+    full: changed.length === rows.length,
+  });
+}
+
+/** Changed rows a summary names; the rest are counted. */
+export const SUMMARY_NAMES = 5;
+
+/** What a one-line table summary says, without the table's rows. */
+export interface TableSummary {
+  /** Users in the table. */
+  users: number;
+  /** Users Online. */
+  online: number;
+  /** The first changed rows (at most {@linkcode SUMMARY_NAMES} are named). */
+  changed: readonly Row[];
+  /** How many more rows changed. */
+  more: number;
+  /** Whether everything was new (printed as "full table"). */
+  full: boolean;
+}
+
+/**
+ * The one-line summary of {@linkcode summarizeTable} from counts alone, as a
+ * client in a big room prints it from a `sum` datagram.
+ *
+ * @param s The counts and changed rows.
+ * @returns e.g. `{40 users: 39 Online, 1 Offline; changed: userB Offline}`.
+ *
+ * @example Usage
+ * ```ts
+ * import { summarizeCounts } from "./table.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(
+ *   summarizeCounts({ users: 40, online: 39, changed: [["b", "h", 2, 0]], more: 2, full: false }),
+ *   "{40 users: 39 Online, 1 Offline; changed: b Offline (+2 more)}",
+ * );
+ * ```
+ */
+export function summarizeCounts(s: TableSummary): string {
+  const shown = s.changed.slice(0, SUMMARY_NAMES).map(([n, , , o]) =>
     `${n} ${o ? "Online" : "Offline"}`
   );
-  const more = changed.length > 5 ? ` (+${changed.length - 5} more)` : "";
-  const what = changed.length === rows.length
-    ? "full table"
-    : `changed: ${shown.join(", ")}${more}`;
-  return `{${rows.length} users: ${online} Online, ${
-    rows.length - online
+  const more = s.more > 0 ? ` (+${s.more} more)` : "";
+  const what = s.full ? "full table" : `changed: ${shown.join(", ")}${more}`;
+  return `{${s.users} users: ${s.online} Online, ${
+    s.users - s.online
   } Offline; ${what}}`;
 }
 
@@ -171,3 +213,61 @@ export function encodeTablePart(
   }
   return encoder.encode(`${text},"rows":[${rows.join(",")}]}`);
 }
+
+/** Fields of a `sum` datagram other than its rows. */
+export interface SummaryHead {
+  /** Datagram id. */
+  id: number;
+  /** Table version. */
+  ver: number;
+  /** Users in the table. */
+  u: number;
+  /** Users Online. */
+  on: number;
+  /** Whether everything is new to the client. */
+  full: boolean;
+  /** Changed rows not listed. */
+  more: number;
+}
+
+/**
+ * Encodes a `sum` datagram from pre-encoded rows: the same bytes as
+ * `encodeMessage` would make.
+ *
+ * @param head Id, version, counts.
+ * @param rows The listed changed rows' JSON texts (at most five).
+ * @param watched The JSON texts of changed rows the client looked up.
+ * @returns The datagram.
+ *
+ * @example Usage
+ * ```ts
+ * import { encodeSummary } from "./table.ts";
+ * import { decodeMessage } from "./codec.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const bytes = encodeSummary(
+ *   { id: 1, ver: 2, u: 40, on: 40, full: false, more: 0 },
+ *   ['["a","127.0.0.1",1,1]'],
+ *   [],
+ * );
+ * assertEquals(decodeMessage(bytes), {
+ *   ok: true,
+ *   message: { t: "sum", id: 1, ver: 2, u: 40, on: 40, rows: [["a", "127.0.0.1", 1, 1]] },
+ * });
+ * ```
+ */
+export function encodeSummary(
+  head: SummaryHead,
+  rows: readonly string[],
+  watched: readonly string[],
+): Uint8Array {
+  let text =
+    `{"v":1,"t":"sum","id":${head.id},"ver":${head.ver},"u":${head.u},"on":${head.on}`;
+  if (head.full) text += `,"full":1`;
+  if (head.more > 0) text += `,"more":${head.more}`;
+  text += `,"rows":[${rows.join(",")}]`;
+  if (watched.length > 0) text += `,"w":[${watched.join(",")}]`;
+  return encoder.encode(text + "}");
+}
+
+/** Bytes of rows (listed and watched) one `sum` datagram carries at most. */
+export const SUMMARY_ROWS_BUDGET = ROWS_BUDGET;

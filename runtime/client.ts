@@ -23,6 +23,7 @@ import {
   ClientState,
 } from "../client/mod.ts";
 import { openTerminal } from "./terminal.ts";
+export type { ClientExit } from "../client/mod.ts";
 import { formatLine, jsonEvent, type OutputEvent } from "./output_format.ts";
 import { writeAll } from "./write_all.ts";
 import { parseCommand } from "../client/commands.ts";

@@ -8,7 +8,7 @@
  */
 import type { EventKind, OutputEvent } from "../protocol/events.ts";
 import { sanitize } from "./sanitize.ts";
-export type { EventKind, OutputEvent } from "../protocol/events.ts";
+export type { EventKind, JsonValue, OutputEvent } from "../protocol/events.ts";
 import { wrapText } from "./wrap.ts";
 
 /** The prompt, as the seed prints it. */
@@ -99,11 +99,74 @@ export function formatLine(
 ): string {
   if (options.json) {
     const { event: name, kind, text, data } = event;
+    // The schema version first, when there is one (see jsonEvent).
+    const v = data?.v === undefined ? {} : { v: data.v };
     // JSON.stringify leaves DEL, C1 controls and U+2028/9 raw; escape them too.
-    return JSON.stringify({ event: name, kind, text, ...data }).replace(
+    return JSON.stringify({ ...v, event: name, kind, text, ...data }).replace(
       /[\x7f-\x9f\u2028\u2029]/g,
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
     );
   }
   return formatRows(event, { color: options.color }).join("\n");
+}
+
+/**
+ * The version of the `--json` line schema, `docs/events.schema.json`: every
+ * line carries it as `v`. A change that removes or retypes a field bumps it;
+ * new events and new optional fields do not.
+ */
+export const JSON_SCHEMA_VERSION = 1;
+
+/**
+ * Prepares an event for `--json`: adds the schema version `v` and `time`
+ * (when the line is printed), and turns the server's time stamps (`at`,
+ * `YYYY-MM-DD HH:MM:SS` in the server's local time) into ISO 8601 with this
+ * machine's UTC offset. The protocol carries no offset: the two agree when
+ * server and client run in the same time zone.
+ *
+ * @param event The event, as `describeClientEvent` or
+ * `describeServerEvent` made it.
+ * @param now When it is printed.
+ * @returns The event with those fields in its data; its text is unchanged.
+ *
+ * @example Usage
+ * ```ts
+ * import { jsonEvent } from "./output_format.ts";
+ * import { assertEquals, assertMatch } from "../tests/_assert.ts";
+ * const e = jsonEvent(
+ *   { kind: "notice", event: "saved", text: "...", data: { at: "2023-11-09 01:17:25" } },
+ *   new Date(),
+ * );
+ * assertEquals(e.data?.v, 1);
+ * assertMatch(String(e.data?.at), /^2023-11-09T01:17:25[+-]\d\d:\d\d$/);
+ * ```
+ */
+export function jsonEvent(event: OutputEvent, now: Date): OutputEvent {
+  const data = { ...event.data };
+  if (typeof data.at === "string") data.at = isoStamp(data.at);
+  return {
+    ...event,
+    data: { v: JSON_SCHEMA_VERSION, time: isoLocal(now, true), ...data },
+  };
+}
+
+// `YYYY-MM-DD HH:MM:SS` (local) as ISO 8601 with the local offset.
+function isoStamp(stamp: string): string {
+  const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$/.exec(stamp);
+  if (m === null) return stamp;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+  return isoLocal(new Date(y, mo - 1, d, h, mi, s), false);
+}
+
+function isoLocal(date: Date, millis: boolean): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const off = -date.getTimezoneOffset();
+  const sign = off < 0 ? "-" : "+";
+  const abs = Math.abs(off);
+  const ms = millis ? `.${p(date.getMilliseconds(), 3)}` : "";
+  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${
+    p(date.getDate())
+  }` +
+    `T${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}` +
+    `${ms}${sign}${p(Math.floor(abs / 60))}:${p(abs % 60)}`;
 }

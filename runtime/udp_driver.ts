@@ -2,6 +2,12 @@
  * The one place that joins a sans-I/O state machine to a real UDP socket, the
  * clock and a timer. Server and client adapters both use it.
  *
+ * The send queue is bounded (issue 13): answers (`ack`, `err`, `welcome`,
+ * `retry`) go in a queue of their own, sent ahead of everything else; the
+ * rest (deliveries, notices, tables) keeps its order in a second queue.
+ * When a queue is full, new datagrams are dropped and counted
+ * ({@linkcode UdpDriver.shed}): the machine retransmits what still matters.
+ *
  * @module
  */
 import { setImmediate } from "node:timers";
@@ -18,6 +24,55 @@ export interface DriverOptions<E> {
   afterStep?: () => void;
   /** The clock (default `Date.now`). */
   now?: () => number;
+  /** Most answers queued for sending (default 8,192). */
+  maxAnswers?: number;
+  /** Most other datagrams queued for sending (default 32,768). */
+  maxBulk?: number;
+}
+
+/** Datagrams the driver dropped because its send queue was full. */
+export interface SendShed {
+  /** Answers and ACKs. */
+  answers: number;
+  /** Everything else. */
+  bulk: number;
+}
+
+/** A FIFO of datagrams with O(1) take from the front. */
+class Fifo {
+  #items: (Datagram | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(d: Datagram): void {
+    this.#items.push(d);
+  }
+
+  shift(): Datagram | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const d = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return d;
+  }
+}
+
+// `{"v":1,"t":"` then the type: the codec writes `v` and `t` first.
+const TYPE_AT = 12;
+const ANSWER_TYPES = new Set(["ack", "err", "welcome", "retry"]);
+const decoder = new TextDecoder();
+
+/** Whether a datagram is an answer (sent ahead of the rest). */
+export function isAnswer(bytes: Uint8Array): boolean {
+  const end = bytes.indexOf(0x22, TYPE_AT);
+  if (end < 0 || end - TYPE_AT > 8) return false;
+  return ANSWER_TYPES.has(decoder.decode(bytes.subarray(TYPE_AT, end)));
 }
 
 // Sends in a row before giving the receive loop a turn.
@@ -34,7 +89,12 @@ export class UdpDriver<E> {
   #now: () => number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt: number | undefined;
-  #queue: Datagram[] = [];
+  #answers = new Fifo();
+  #bulk = new Fifo();
+  #maxAnswers: number;
+  #maxBulk: number;
+  /** Datagrams dropped because the send queue was full. */
+  readonly shed: SendShed = { answers: 0, bulk: 0 };
   #sending: Promise<void> | undefined;
   #draining = false;
   #closed = false;
@@ -55,6 +115,13 @@ export class UdpDriver<E> {
     this.#machine = machine;
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#maxAnswers = options.maxAnswers ?? 8_192;
+    this.#maxBulk = options.maxBulk ?? 32_768;
+  }
+
+  /** Datagrams queued for sending now. */
+  get queued(): number {
+    return this.#answers.length + this.#bulk.length;
   }
 
   /** The socket's local address. */
@@ -100,7 +167,7 @@ export class UdpDriver<E> {
     for (const e of this.#machine.events()) this.#options.print(e);
     const out = this.#machine.datagramsToSend();
     if (out.length > 0) {
-      for (const d of out) this.#queue.push(d);
+      for (const d of out) this.#enqueue(d);
       if (!this.#draining) {
         this.#draining = true;
         this.#sending = this.#drain();
@@ -140,11 +207,19 @@ export class UdpDriver<E> {
     }, Math.max(0, at - this.#now()));
   }
 
+  #enqueue(d: Datagram): void {
+    if (isAnswer(d.bytes)) {
+      if (this.#answers.length >= this.#maxAnswers) this.shed.answers++;
+      else this.#answers.push(d);
+    } else if (this.#bulk.length >= this.#maxBulk) this.shed.bulk++;
+    else this.#bulk.push(d);
+  }
+
   async #drain(): Promise<void> {
     let n = 0;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const d = this.#queue.shift()!;
+      while (this.queued > 0 && !this.#closed) {
+        const d = this.#answers.shift() ?? this.#bulk.shift()!;
         try {
           await this.#conn.send(d.bytes, {
             transport: "udp",

@@ -4,8 +4,17 @@
  * {@linkcode DELIVERY_WINDOW} in flight over all recipients. A recipient that
  * does not ACK within the 500 ms window is lost.
  *
+ * "Received" means shown (protocol/README.md): a recipient ACKs a part it
+ * took but did not show (its message waits for other parts, or it refused
+ * it) with `r: "held"`. A delivery is delivered once every part is ACKed
+ * and at least one ACK was not `held` (the part that completed the message,
+ * ACKed after it was shown). A delivery whose parts were all ACKed `held`
+ * was refused by a live recipient: it is handed to `held` (saved for later),
+ * and the recipient is not marked Offline.
+ *
  * @module
  */
+import { type Address, sameAddress } from "../protocol/address.ts";
 import { DELIVERY_WINDOW } from "./constants.ts";
 import type { ReliableSender } from "./reliable_sender.ts";
 import type { User } from "./user.ts";
@@ -33,13 +42,29 @@ export interface DeliveriesOptions {
   sender: ReliableSender;
   /** Every part of a delivery was ACKed. */
   delivered: (user: User, delivery: Delivery, now: number) => void;
+  /**
+   * Every part of a delivery was ACKed, none as shown: the recipient is
+   * alive but did not take the message.
+   */
+  held: (user: User, delivery: Delivery, now: number) => void;
   /** The recipient did not ACK in time: it goes Offline. */
   lost: (user: User, now: number) => void;
 }
 
+interface Flight {
+  user: User;
+  delivery: Delivery;
+  ids: number[];
+  partsLeft: number;
+  /** Whether an ACK said the message was shown (an ACK without `held`). */
+  shown: boolean;
+  /** ACKs of this flight that said `held`, by part id. */
+  held: Set<number>;
+}
+
 interface Queue {
   waiting: Delivery[];
-  inFlight: { delivery: Delivery; ids: number[]; partsLeft: number } | null;
+  inFlight: Flight | null;
 }
 
 /** Per-recipient delivery queues under one window. */
@@ -49,10 +74,30 @@ export class Deliveries {
   #inFlight = 0;
   /** Recipients waiting for room in the window, in turn. */
   #starved = new Set<User>();
+  /** The flight each part id in flight belongs to. */
+  #byId = new Map<number, Flight>();
 
   /** @param options The sender and the outcome hooks. */
   constructor(options: DeliveriesOptions) {
     this.#options = options;
+  }
+
+  /**
+   * The next ACK of part `id` says `held` (call before the retransmitter
+   * matches it): the part arrived, its message was not shown.
+   */
+  held(id: number, from: Address): void {
+    const flight = this.#byId.get(id);
+    if (flight !== undefined && sameAddress(flight.user.address, from)) {
+      flight.held.add(id);
+    }
+  }
+
+  /** Messages queued or in flight, over all recipients. */
+  get size(): number {
+    let n = this.#inFlight;
+    for (const q of this.#queues.values()) n += q.waiting.length;
+    return n;
   }
 
   /** Queues a message for an Online recipient. */
@@ -72,11 +117,14 @@ export class Deliveries {
     if (q.inFlight !== null) {
       for (const id of q.inFlight.ids) {
         this.#options.sender.cancel(id);
+        this.#byId.delete(id);
       }
       this.#inFlight--;
       failed.unshift(q.inFlight.delivery);
       q.inFlight = null;
     }
+    this.#starved.delete(user);
+    this.#queues.delete(user.name);
     return failed;
   }
 
@@ -106,38 +154,50 @@ export class Deliveries {
     }
     const delivery = q.waiting.shift();
     if (delivery === undefined) return;
-    const flight = { delivery, ids: [] as number[], partsLeft: 0 };
+    const flight: Flight = {
+      user,
+      delivery,
+      ids: [],
+      partsLeft: 0,
+      shown: false,
+      held: new Set(),
+    };
     q.inFlight = flight;
     this.#inFlight++;
     flight.ids = this.#options.sender.sendText(user.address, delivery, {
       now,
-      onAck: (ack) => this.#partAcked(user, flight, ack.now),
+      onPartAck: (ack, id) => this.#partAcked(user, flight, { id, ...ack }),
       onExpire: (at) => this.#expired(user, flight, at),
     });
+    for (const id of flight.ids) this.#byId.set(id, flight);
     flight.partsLeft = flight.ids.length;
   }
 
   #partAcked(
     user: User,
-    flight: NonNullable<Queue["inFlight"]>,
-    now: number,
+    flight: Flight,
+    ack: { id: number; now: number },
   ): void {
+    const { id, now } = ack;
+    this.#byId.delete(id);
+    // A part ACKed without `held` says: the message was shown.
+    if (!flight.held.has(id)) flight.shown = true;
     if (--flight.partsLeft > 0) return;
     this.#queue(user).inFlight = null;
     this.#inFlight--;
-    this.#options.delivered(user, flight.delivery, now);
+    if (flight.shown) this.#options.delivered(user, flight.delivery, now);
+    else this.#options.held(user, flight.delivery, now);
     this.serveWaiting(now);
     this.#pump(user, now);
   }
 
-  #expired(
-    user: User,
-    flight: NonNullable<Queue["inFlight"]>,
-    now: number,
-  ): void {
+  #expired(user: User, flight: Flight, now: number): void {
     const q = this.#queue(user);
     if (q.inFlight !== flight) return;
-    for (const id of flight.ids) this.#options.sender.cancel(id);
+    for (const id of flight.ids) {
+      this.#options.sender.cancel(id);
+      this.#byId.delete(id);
+    }
     this.#options.lost(user, now);
   }
 }

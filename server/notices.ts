@@ -21,6 +21,8 @@ export interface Notice {
   messageKey: string;
   /** Server time stamp, `YYYY-MM-DD HH:MM:SS`, when there is one. */
   savedAt?: string;
+  /** For `refused`: why the store refused it. */
+  why?: "full" | "store_unavailable";
 }
 
 /** What notices need from the rest of the server. */
@@ -60,6 +62,7 @@ export class Notices {
       ref: notice.messageKey,
     };
     if (notice.savedAt !== undefined) m.at = notice.savedAt;
+    if (notice.why !== undefined) m.why = notice.why;
     if (!user.online) return this.#hold(user, m);
     this.#send(user, m, now);
   }

@@ -16,6 +16,42 @@ export interface ServerLimits extends StoreLimits {
   rateBurst: number;
   /** Datagrams per second a source may send after its burst. */
   rateLimit: number;
+  /**
+   * Datagrams per second the server serves in all (measured: see
+   * docs/BENCHMARKS.md, "Under abuse"). Each proven session's rate is its
+   * fair share, `capacity / Online users`, at most `rateLimit` and at least
+   * `minShare`, so that the shares sum to what the server can serve.
+   */
+  capacity: number;
+  /** Least rate of a proven session, in datagrams per second. */
+  minShare: number;
+  /**
+   * The global budget of datagrams per second from sources that proved
+   * nothing yet (no Online session at that address): a spoofed flood of any
+   * width is shed past it, and costs no per-source memory.
+   */
+  unvalidatedRate: number;
+  /** Datagrams from unproven sources let in at once, over the budget's rate. */
+  unvalidatedBurst: number;
+  /**
+   * Most names registered from one IP address:port that still exist. A
+   * client registers one name; a socket registering hundreds is refused
+   * `full`.
+   */
+  namesPerAddress: number;
+  /**
+   * Most names registered from one IP address (any port) that still exist.
+   * Loopback addresses are exempt: their users are the host's own.
+   */
+  namesPerHost: number;
+  /**
+   * Most messages one sender may have saved for Offline users per hour
+   * (`save` and undelivered group messages): a full store refuses the
+   * sender who filled it, not the others.
+   */
+  savesPerSender: number;
+  /** Most text one sender may have saved per hour, in UTF-16 code units. */
+  savedBytesPerSender: number;
 }
 
 /** The default limits. */
@@ -28,6 +64,14 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   bytesTotal: 256 << 20,
   rateBurst: 200,
   rateLimit: 1_000,
+  capacity: 40_000,
+  minShare: 50,
+  unvalidatedRate: 4_000,
+  unvalidatedBurst: 4_000,
+  namesPerAddress: 16,
+  namesPerHost: 1_024,
+  savesPerSender: 1_000,
+  savedBytesPerSender: 1 << 20,
 };
 
 /**

@@ -3,6 +3,13 @@
  * messages the server is asked to deliver or save (`save`), and what becomes
  * of each (saved, delivered, refused), told to its sender.
  *
+ * What it accepts it can deliver (issue 13): a message is reassembled per
+ * sender, within per-sender and total bounds (one sender's partials never
+ * push out another's), and refused `too_big` past the limits clients
+ * enforce (16 KiB of UTF-8, 64 parts as the server splits it). Private
+ * messages saved for Offline users (`save`) are bounded per sender per hour,
+ * so that one sender cannot fill the store for everyone.
+ *
  * @module
  */
 import type { Address } from "../protocol/address.ts";
@@ -11,25 +18,29 @@ import type {
   ErrorCode,
   SaveMessage,
 } from "../protocol/messages.ts";
+import { MAX_PARTS } from "../protocol/constants.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
+import { fitsMessageLimit, splitText } from "../protocol/text.ts";
 import { formatStamp } from "../protocol/time.ts";
 import type { Deliveries, Delivery } from "./deliveries.ts";
 import type { ServerEvent } from "./events.ts";
 import type { Notices } from "./notices.ts";
 import type { OfflineMessages } from "./offline_messages.ts";
+import type { ServerLimits } from "./options.ts";
 import type { ResponseCache } from "./response_cache.ts";
+import type { ServerDropReason } from "./stats.ts";
 import type { StoreRefusal } from "./store.ts";
 import type { User, UserDirectory } from "./user.ts";
 
 /**
- * The error code a refused save is answered with. A store that is
- * unavailable is answered as a full one (`full`): clients of protocol
- * version 1 show `full` as "[Server is full: message not sent.]", while they
- * ignore `store_unavailable` and would show nothing.
+ * The error code a refused save is answered with: `full` when a limit
+ * refuses it, `store_unavailable` when the server cannot reach its store
+ * (the client says "[Message to NAME not saved: the server cannot reach its
+ * store.]"). Never a false "saved".
  */
 export const SAVE_REFUSAL_CODES: Readonly<Record<StoreRefusal, ErrorCode>> = {
   full: "full",
-  unavailable: "full",
+  unavailable: "store_unavailable",
 };
 
 /** An authenticated request: who sent it, from where, and its size. */
@@ -60,12 +71,31 @@ export interface RelayOptions {
   pendingCount: () => number;
   /** Most datagrams awaiting an ACK at once. */
   maxPending: number;
+  /** The per-sender save quota (the rest of the limits are not read). */
+  limits: Pick<ServerLimits, "savesPerSender" | "savedBytesPerSender">;
+  /** Counts what was shed. */
+  drop: (reason: ServerDropReason) => void;
 }
+
+/** How long a sender's save quota counts saves, in ms (one hour). */
+export const SAVE_QUOTA_WINDOW_MS = 3_600_000;
+
+/**
+ * Whether a whole message is one a client takes: at most 16 KiB of UTF-8
+ * and at most 64 parts as the server splits it for delivery.
+ */
+export function deliverable(text: string): boolean {
+  return fitsMessageLimit(text) && splitText(text).length <= MAX_PARTS;
+}
+
+// Senders whose quota is remembered before stale entries are trimmed.
+const QUOTA_SENDERS_MAX = 10_000;
 
 /** Group fan-out and save-or-forward. */
 export class Relay {
   #options: RelayOptions;
   #reassembler = new Reassembler();
+  #quota = new Map<string, { start: number; count: number; bytes: number }>();
 
   /** @param options The parts the relay works with, and its limit. */
   constructor(options: RelayOptions) {
@@ -138,6 +168,17 @@ export class Relay {
       text,
       messageKey: m.k,
     };
+    if (
+      !target.online &&
+      !this.#withinQuota(d.from, text, { offlineCopies: 1, now })
+    ) {
+      return responses.respond(req.from, {
+        t: "err",
+        id: m.id,
+        code: "full",
+        name: m.to,
+      }, answer);
+    }
     if (target.online) {
       // The sender could not reach it: try once more from here before saving.
       responses.respond(
@@ -198,6 +239,9 @@ export class Relay {
       then: (outcome, at) => {
         this.#options.notices.tell(d.from, {
           kind: outcome !== "saved" ? "refused" : d.group ? "noack" : "saved",
+          ...(outcome === "unavailable"
+            ? { why: "store_unavailable" as const }
+            : {}),
           recipient: user.name,
           messageKey: d.messageKey,
           savedAt,
@@ -226,16 +270,60 @@ export class Relay {
     m: AllMessage | SaveMessage,
     now: number,
   ): string | undefined {
+    const shed = { ...this.#reassembler.shed };
     const r = this.#reassembler.add(req.user.name, m, now);
-    if (r.status === "complete") return r.text;
+    const evicted = this.#reassembler.shed.evicted - shed.evicted;
+    for (let i = 0; i < evicted; i++) this.#options.drop("partial_evicted");
+    if (r.status === "complete" && deliverable(r.text)) return r.text;
+    const refusal = r.status === "complete"
+      ? "too_big"
+      : r.status === "refused"
+      ? r.reason === "full" ? "full" : "too_big"
+      : undefined;
+    if (refusal !== undefined) {
+      this.#options.drop(refusal === "full" ? "partials_full" : "too_big");
+    }
     this.#options.responses.respond(
       req.from,
-      r.status === "refused"
-        ? { t: "err", id: m.id, code: "too_big" }
+      refusal !== undefined
+        ? { t: "err", id: m.id, code: refusal }
         : { t: "ack", id: m.id },
       { requestSize: req.size, now },
     );
     return undefined;
+  }
+
+  // Whether `sender` may have `offlineCopies` more copies of `text` saved
+  // this hour; if so they are counted. Over it: refused, and counted.
+  #withinQuota(
+    sender: string,
+    text: string,
+    copies: { offlineCopies: number; now: number },
+  ): boolean {
+    const { offlineCopies: n, now } = copies;
+    if (n <= 0) return true;
+    const l = this.#options.limits;
+    let q = this.#quota.get(sender);
+    if (q === undefined || now - q.start >= SAVE_QUOTA_WINDOW_MS) {
+      if (this.#quota.size >= QUOTA_SENDERS_MAX) this.#trimQuota(now);
+      this.#quota.set(sender, q = { start: now, count: 0, bytes: 0 });
+    }
+    if (
+      q.count + n > l.savesPerSender ||
+      q.bytes + n * text.length > l.savedBytesPerSender
+    ) {
+      this.#options.drop("quota");
+      return false;
+    }
+    q.count += n;
+    q.bytes += n * text.length;
+    return true;
+  }
+
+  #trimQuota(now: number): void {
+    for (const [name, q] of this.#quota) {
+      if (now - q.start >= SAVE_QUOTA_WINDOW_MS) this.#quota.delete(name);
+    }
   }
 
   // Tells a group sender once every recipient has ACKed or had it saved.

@@ -125,7 +125,10 @@ export class ReliableSender {
   sendText(
     to: Address,
     chat: ChatText,
-    options: Omit<ReliableSendOptions, "window">,
+    options: Omit<ReliableSendOptions, "window"> & {
+      /** Runs when a part's ACK arrives, with that part's id. */
+      onPartAck?: (ack: AckInfo, id: number) => void;
+    },
   ): number[] {
     const parts = splitText(chat.text);
     return parts.map((text, pi) => {
@@ -141,7 +144,11 @@ export class ReliableSender {
       };
       if (chat.savedAt !== undefined) message.at = chat.savedAt;
       if (chat.listIndex !== undefined) message.o = chat.listIndex;
-      return this.send(to, message, { ...options, window: "chat" });
+      const { onPartAck, ...rest } = options;
+      const onAck = onPartAck === undefined
+        ? rest.onAck
+        : (ack: AckInfo) => onPartAck(ack, message.id);
+      return this.send(to, message, { ...rest, onAck, window: "chat" });
     });
   }
 }

@@ -49,6 +49,10 @@ export interface SessionsOptions {
   cookieKey: Uint8Array;
   /** Most registered users. */
   maxUsers: number;
+  /** Most names registered from one address:port (issue 13). */
+  namesPerAddress?: number;
+  /** Most names registered from one IP address, loopback exempt. */
+  namesPerHost?: number;
   /** Answers requests. */
   responses: () => ResponseCache;
   /** Sends the duplicate-login probe. */
@@ -69,6 +73,14 @@ export interface SessionsOptions {
   drop: (reason: ServerDropReason) => void;
 }
 
+// A login: where from, the request it answers, and whether it is transient.
+interface Login {
+  from: Address;
+  id: number;
+  now: number;
+  transient: boolean;
+}
+
 /** The registered users and their sessions. */
 export class Sessions implements UserDirectory {
   #options: SessionsOptions;
@@ -76,6 +88,10 @@ export class Sessions implements UserDirectory {
   #byToken = new Map<string, User>();
   #byAddress = new Map<string, User>();
   #online = 0;
+  // Registration order of the next new user (rows may be removed).
+  #nextOrder = 0;
+  // Names created from each address:port and each host (quotas, issue 13).
+  #namesFrom = new Map<string, number>();
 
   /** @param options The parts, the cookie key and the limits. */
   constructor(options: SessionsOptions) {
@@ -120,6 +136,7 @@ export class Sessions implements UserDirectory {
     const { message: m, from, size } = reg;
     const responses = this.#options.responses();
     const existing = this.#users.get(m.name);
+    const transient = m.transient === 1;
     const tokenOk = existing !== undefined && m.tok !== undefined &&
       m.tok === existing.token && sameAddress(existing.address, from);
     if (!tokenOk) {
@@ -137,7 +154,9 @@ export class Sessions implements UserDirectory {
       }
     }
     if (existing === undefined) {
-      if (this.#users.size >= this.#options.maxUsers) {
+      if (
+        this.#users.size >= this.#options.maxUsers || !this.#quotaAllows(from)
+      ) {
         return responses.respond(from, { t: "err", id: m.id, code: "full" }, {
           requestSize: size,
           now,
@@ -145,31 +164,32 @@ export class Sessions implements UserDirectory {
       }
       const user: User = {
         name: m.name,
-        order: this.#users.size,
+        order: this.#nextOrder++,
         address: from,
         online: false,
         token: "",
         probing: false,
       };
       this.#users.set(m.name, user);
+      this.#countName(from);
       this.#options.table().add(user);
-      return this.#login(user, { from, id: m.id, now });
+      return this.#login(user, { from, id: m.id, now, transient });
     }
     const user = existing;
     // Another claim is being checked: this one is answered once it is decided
     // (the client retransmits meanwhile).
     if (user.probing) return this.#options.drop("busy");
-    if (tokenOk) return this.#refresh(user, { from, id: m.id, now });
+    if (tokenOk) return this.#refresh(user, { from, id: m.id, now, transient });
     if (user.online) {
       this.#options.emit({ type: "duplicate_login", name: user.name });
       if (sameAddress(user.address, from)) {
-        return this.#login(user, { from, id: m.id, now });
+        return this.#login(user, { from, id: m.id, now, transient });
       }
       return this.#probe(user, reg, now);
     }
     // Offline, by dereg or because it stopped answering: names are not
     // passwords, so a new session may take it (see protocol/README.md).
-    this.#login(user, { from, id: m.id, now });
+    this.#login(user, { from, id: m.id, now, transient });
   }
 
   /** A deregistration (`dereg`) from an authenticated user. */
@@ -208,9 +228,42 @@ export class Sessions implements UserDirectory {
     stored().forget(user);
     // Senders hear what became of their messages, then everyone sees the table.
     for (const d of failed) relay().saveUndelivered(user, d, now);
-    table().changed(user, now);
-    if (reason === "lost" && acked >= 0) table().sendOfflineCopy(user, acked);
+    if (user.transient && !user.probing) {
+      // A transient session (`--exec`) leaves no Offline row behind, and
+      // nothing is stored for a name that is gone.
+      this.#forget(user);
+      table().remove(user, now);
+    } else {
+      table().changed(user, now);
+      if (reason === "lost" && acked >= 0) {
+        table().sendOfflineCopy(user, acked);
+      }
+    }
     deliveries().serveWaiting(now);
+  }
+
+  // Removes a user that is Offline: its name, token and address.
+  #forget(user: User): void {
+    this.#users.delete(user.name);
+    if (user.token !== "") this.#byToken.delete(user.token);
+    const key = addressKey(user.address);
+    if (this.#byAddress.get(key) === user) this.#byAddress.delete(key);
+  }
+
+  #quotaAllows(from: Address): boolean {
+    const { namesPerAddress = Infinity, namesPerHost = Infinity } =
+      this.#options;
+    const ok = (this.#namesFrom.get(addressKey(from)) ?? 0) < namesPerAddress &&
+      (isLoopback(from.hostname) ||
+        (this.#namesFrom.get(from.hostname) ?? 0) < namesPerHost);
+    if (!ok) this.#options.drop("quota");
+    return ok;
+  }
+
+  #countName(from: Address): void {
+    for (const k of [addressKey(from), from.hostname]) {
+      this.#namesFrom.set(k, (this.#namesFrom.get(k) ?? 0) + 1);
+    }
   }
 
   // Is the old session still there? Ask it before handing the name over.
@@ -237,22 +290,24 @@ export class Sessions implements UserDirectory {
       onExpire: (at) => {
         user.probing = false;
         responses.forget(newcomer, m.id);
-        this.#login(user, { from: newcomer, id: m.id, now: at });
+        this.#login(user, {
+          from: newcomer,
+          id: m.id,
+          now: at,
+          transient: m.transient === 1,
+        });
       },
     });
   }
 
   // A registration with the session's token: the same session, same token.
-  #refresh(
-    user: User,
-    login: { from: Address; id: number; now: number },
-  ): void {
+  #refresh(user: User, login: Login): void {
     if (user.token === "") this.#newToken(user);
     this.#welcome(user, login);
   }
 
   // A new session: a new token.
-  #login(user: User, login: { from: Address; id: number; now: number }): void {
+  #login(user: User, login: Login): void {
     this.#newToken(user);
     this.#welcome(user, login);
   }
@@ -263,11 +318,9 @@ export class Sessions implements UserDirectory {
     this.#byToken.set(user.token, user);
   }
 
-  #welcome(
-    user: User,
-    login: { from: Address; id: number; now: number },
-  ): void {
+  #welcome(user: User, login: Login): void {
     const { from, id, now } = login;
+    user.transient = login.transient;
     const { table, stored, notices } = this.#options;
     this.#moveTo(user, from, now);
     const wasOnline = user.online;
@@ -304,4 +357,9 @@ export class Sessions implements UserDirectory {
     user.address = from;
     this.#byAddress.set(addressKey(from), user);
   }
+}
+
+// Loopback: the host's own users, exempt from the per-host quota.
+function isLoopback(hostname: string): boolean {
+  return hostname === "::1" || hostname.startsWith("127.");
 }

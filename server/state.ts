@@ -20,8 +20,17 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import { type Machine, Outbox } from "../protocol/machine.ts";
-import type { KeepaliveMessage, Message, Row } from "../protocol/messages.ts";
-import { RateLimiter } from "../protocol/rate_limit.ts";
+import type {
+  KeepaliveMessage,
+  Message,
+  Row,
+  WhoMessage,
+} from "../protocol/messages.ts";
+import {
+  HashedRateLimiter,
+  RateLimiter,
+  TokenBucket,
+} from "../protocol/rate_limit.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
 import { BOOT_ID_BYTES, COOKIE_KEY_BYTES } from "./constants.ts";
@@ -78,6 +87,10 @@ export class ServerState implements Machine<ServerEvent> {
   #events: ServerEvent[] = [];
   #retransmitter = new Retransmitter(this.#out);
   #limiter: RateLimiter;
+  #unprovenLimiter: HashedRateLimiter;
+  #unprovenBudget: TokenBucket;
+  #limits: ServerLimits;
+  #deliveries: Deliveries;
   #stats: ServerStats = {
     datagramsIn: 0,
     datagramsOut: 0,
@@ -105,9 +118,20 @@ export class ServerState implements Machine<ServerEvent> {
       ...options.limits,
     };
     const { random } = options;
+    this.#limits = limits;
+    // Proven sessions: a bucket each, at their fair share of the capacity.
     this.#limiter = new RateLimiter({
       burst: limits.rateBurst,
       rate: limits.rateLimit,
+    });
+    // Unproven sources: no per-source memory, and one global budget.
+    this.#unprovenLimiter = new HashedRateLimiter({
+      burst: limits.rateBurst,
+      rate: limits.rateLimit,
+    });
+    this.#unprovenBudget = new TokenBucket({
+      burst: limits.unvalidatedBurst,
+      rate: limits.unvalidatedRate,
     });
     const cookieKey = random(COOKIE_KEY_BYTES);
     const ids = new DatagramIds(random);
@@ -119,6 +143,8 @@ export class ServerState implements Machine<ServerEvent> {
       bootId,
       cookieKey,
       maxUsers: limits.maxUsers,
+      namesPerAddress: limits.namesPerAddress,
+      namesPerHost: limits.namesPerHost,
       responses: () => responses,
       sender: () => sender,
       table: () => table,
@@ -159,6 +185,10 @@ export class ServerState implements Machine<ServerEvent> {
     const deliveries = new Deliveries({
       sender,
       delivered: (user, d, now) => relay.delivered(user, d, now),
+      held: (user, d, now) => {
+        drop("held");
+        relay.saveUndelivered(user, d, now);
+      },
       lost,
     });
     const stored = new StoredDelivery({ sender, offline, notices, lost });
@@ -171,6 +201,8 @@ export class ServerState implements Machine<ServerEvent> {
       emit,
       pendingCount: () => this.#retransmitter.size,
       maxPending: limits.maxPending,
+      limits,
+      drop,
     });
     this.#sessions = sessions;
     this.#bootId = bootId;
@@ -178,6 +210,7 @@ export class ServerState implements Machine<ServerEvent> {
     this.#table = table;
     this.#relay = relay;
     this.#offline = offline;
+    this.#deliveries = deliveries;
   }
 
   /**
@@ -221,8 +254,20 @@ export class ServerState implements Machine<ServerEvent> {
     // big snapshot sends many at once.
     const decoded = decodeMessage(bytes);
     const isAck = decoded.ok && decoded.message.t === "ack";
-    if (!isAck && !this.#limiter.allow(addressKey(from), now)) {
-      return this.#drop("rate");
+    if (!isAck) {
+      // Validated traffic first: a proven session has its fair share; what
+      // proved nothing shares one global budget (issue 13).
+      const source = addressKey(from);
+      if (this.#sessions.isProven(from)) {
+        if (!this.#limiter.allow(source, now, { rate: this.#share() })) {
+          return this.#drop("rate");
+        }
+      } else {
+        if (!this.#unprovenLimiter.allow(source, now)) {
+          return this.#drop("rate");
+        }
+        if (!this.#unprovenBudget.take(now)) return this.#drop("budget");
+      }
     }
     if (!decoded.ok) return this.#drop(decoded.reason);
     this.#dispatch(decoded.message, { from, size: bytes.length, now });
@@ -288,6 +333,13 @@ export class ServerState implements Machine<ServerEvent> {
     this.#offline.restore(messages);
   }
 
+  // A proven session's rate: its share of what the server can serve.
+  #share(): number {
+    const l = this.#limits;
+    const fair = l.capacity / Math.max(1, this.#sessions.onlineCount);
+    return Math.min(l.rateLimit, Math.max(l.minShare, fair));
+  }
+
   #drop(reason: ServerDropReason): void {
     this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
   }
@@ -298,13 +350,15 @@ export class ServerState implements Machine<ServerEvent> {
   ): void {
     const { from, size, now } = datagram;
     if (m.t === "ack") {
+      // A chat part that arrived but whose message was not shown.
+      if (m.r === "held") this.#deliveries.held(m.id, from);
       if (!this.#retransmitter.ack(m.id, from, now)) this.#drop("stray_ack");
       return;
     }
     if (m.t === "ka") return this.#onKeepalive(m, datagram);
     if (
       m.t !== "reg" && m.t !== "dereg" && m.t !== "all" && m.t !== "save" &&
-      m.t !== "sync"
+      m.t !== "sync" && m.t !== "who"
     ) {
       return this.#drop("unexpected");
     }
@@ -333,7 +387,22 @@ export class ServerState implements Machine<ServerEvent> {
         return this.#relay.onSavePart(req, m, now);
       case "sync":
         return this.#onSync(req, m.id, now);
+      case "who":
+        return this.#onWho(req, m, now);
     }
+  }
+
+  // A client in a big room looks a user up (protocol/README.md, "Rooms"):
+  // the row, kept fresh in its summaries from now on, or `unknown_user`.
+  #onWho(req: Requester, m: WhoMessage, now: number): void {
+    const row = this.#table.lookup(req.user, m.name);
+    this.#responses.respond(
+      req.from,
+      row === undefined
+        ? { t: "err", id: m.id, code: "unknown_user", name: m.name }
+        : { t: "ack", id: m.id, rows: [row] },
+      { requestSize: req.size, now },
+    );
   }
 
   // A client's keepalive (protocol/README.md, "Keepalives"): one small

@@ -18,7 +18,18 @@ import type { DropReason } from "../protocol/codec.ts";
  *   address;
  * - `bad_cookie`: a registration with a wrong or stale cookie;
  * - `busy`: a registration for a name whose duplicate-login check is under way;
- * - `stray_ack`: an ACK matching nothing the server awaits from that address.
+ * - `stray_ack`: an ACK matching nothing the server awaits from that address;
+ * - `budget`: from an unproven source, over the global budget for those;
+ * - `too_big`: a part whose message passes the 16 KiB or 64-part limit
+ *   clients enforce (refused `too_big`);
+ * - `partials_full`: a part refused because incomplete messages fill the
+ *   server's bound (refused `full`);
+ * - `partial_evicted`: a sender's incomplete message given up for its newer
+ *   one;
+ * - `quota`: a registration or a save over its source's quota (refused
+ *   `full`);
+ * - `held`: a delivery every part of which the recipient ACKed as `held`
+ *   (not shown): saved for it, the recipient stays Online.
  */
 export type ServerDropReason =
   | DropReason
@@ -29,7 +40,13 @@ export type ServerDropReason =
   | "amplification"
   | "bad_cookie"
   | "busy"
-  | "stray_ack";
+  | "stray_ack"
+  | "budget"
+  | "too_big"
+  | "partials_full"
+  | "partial_evicted"
+  | "quota"
+  | "held";
 
 /** Counters the server keeps. */
 export interface ServerStats {

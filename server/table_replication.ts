@@ -1,21 +1,31 @@
 /**
- * Table replication: every Online client gets the user table, as a delta
- * (the rows changed since the version it ACKed) or a snapshot, in parts that
- * each fit a datagram. Changes are gathered for a short window; transfers
- * are bounded per client and in total, so a storm of registrations never
- * buries the server's answers.
+ * Table replication. In a small room (at most `TABLE_PRINT_LIMIT` users,
+ * where clients print the whole table) every Online client gets the user
+ * table, as a delta (the rows changed since the version it ACKed) or a
+ * snapshot, in parts that each fit a datagram. In a big room clients hold
+ * no table: each gets a one-datagram summary (`sum`: the counts, the first
+ * changed rows) per gathered change, learns the rows it needs with `who`,
+ * and the rows it looked up come back in its summaries whenever they change
+ * (protocol/README.md, "Rooms"). So a registration costs O(1) datagrams to
+ * the newcomer plus one coalesced summary to each client, never N rows to N
+ * clients. Changes are gathered for a short window; transfers are bounded
+ * per client and in total, so a storm of registrations never buries the
+ * server's answers.
  *
  * @module
  */
 import type { Outbox } from "../protocol/machine.ts";
-import { TABLE_FLUSH_MS } from "../protocol/constants.ts";
+import { TABLE_FLUSH_MS, TABLE_PRINT_LIMIT } from "../protocol/constants.ts";
 import type { Row } from "../protocol/messages.ts";
 import type { Retransmitter } from "../protocol/reliable.ts";
 import {
   chunkEncodedRows,
   type EncodedRow,
   encodeRow,
+  encodeSummary,
   encodeTablePart,
+  SUMMARY_NAMES,
+  SUMMARY_ROWS_BUDGET,
 } from "../protocol/table.ts";
 import {
   BULK_MAX_BACKOFF_MS,
@@ -34,6 +44,20 @@ import type { ServerEvent } from "./events.ts";
 import type { DatagramIds } from "./ids.ts";
 import type { User } from "./user.ts";
 
+/**
+ * Rows one client may look up and have kept fresh; looking up one more
+ * forgets the oldest (the client keeps as many, and asks again for a row it
+ * no longer holds).
+ */
+export const WATCH_MAX = 256;
+
+/**
+ * Largest room in which a `sync` ("send me a full table") is answered with
+ * the full table (at most ~40 datagrams); in a bigger one it gets a full
+ * summary, so that no storm of `sync`s costs N rows to N clients.
+ */
+export const SYNC_SNAPSHOT_MAX_USERS = 1_000;
+
 /** A transfer under way: the parts not yet ACKed, the next to send. */
 interface Transfer {
   version: number;
@@ -42,6 +66,18 @@ interface Transfer {
   from: number | undefined;
   parts: string[][];
   next: number;
+  /** A summary's looked-up rows, put back as changed if it is lost. */
+  watched?: Replica[];
+}
+
+/** What changed since one version, as a summary names it. */
+interface Changes {
+  /** The first changed, in registration order. */
+  listed: Replica[];
+  /** How many more changed. */
+  more: number;
+  /** More than half the table changed (or the log is too short). */
+  full: boolean;
 }
 
 /** What one client has of the table. */
@@ -54,6 +90,14 @@ interface Replica {
   failures: number;
   /** Its own row, encoded once per change. */
   row: EncodedRow;
+  /** Big rooms: the users this client looked up, oldest first. */
+  watching?: Set<Replica>;
+  /** Big rooms: the clients that looked this user up. */
+  watchers?: Set<Replica>;
+  /** Big rooms: looked-up rows (or its own) changed and not yet sent. */
+  dirty?: Set<Replica>;
+  /** It asked for the full table (`sync`) in a room not too big for one. */
+  snapshot?: boolean;
 }
 
 /** What table replication needs from the rest of the server. */
@@ -75,7 +119,8 @@ export class TableReplication {
   #options: TableReplicationOptions;
   #replicas = new Map<string, Replica>();
   #version = 0;
-  #log: { version: number; name: string }[] = [];
+  // `gone`: the change removed the row (a transient session left).
+  #log: { version: number; name: string; gone?: true }[] = [];
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
   /** Table datagrams awaiting an ACK, over all clients. */
@@ -115,6 +160,13 @@ export class TableReplication {
   changed(user: User, now: number): void {
     const replica = this.#replica(user);
     replica.row = encodeRow(rowOf(user));
+    if (this.#big) {
+      // Its own row, and each looked-up copy, come back in summaries.
+      (replica.dirty ??= new Set()).add(replica);
+      for (const w of replica.watchers ?? []) {
+        (w.dirty ??= new Set()).add(replica);
+      }
+    }
     this.#version++;
     this.#log.push({ version: this.#version, name: user.name });
     if (this.#log.length > CHANGE_LOG_MAX) this.#log.splice(0, CHANGE_LOG_TRIM);
@@ -127,11 +179,67 @@ export class TableReplication {
     const replica = this.#replica(user);
     replica.ackedVersion = -1;
     replica.transfer = null;
+    // A new session holds no looked-up rows.
+    for (const t of replica.watching ?? []) t.watchers?.delete(replica);
+    replica.watching = undefined;
+    replica.dirty = undefined;
+  }
+
+  /**
+   * A client in a big room looks a user up (`who`): from now on that row
+   * comes back in the client's summaries whenever it changes, until the
+   * client has looked up {@linkcode WATCH_MAX} others since.
+   *
+   * @param user The client asking.
+   * @param name The user looked up.
+   * @returns Its row, or undefined for a name nobody registered.
+   */
+  lookup(user: User, name: string): Row | undefined {
+    const target = this.#replicas.get(name);
+    if (target === undefined) return undefined;
+    const r = this.#replica(user);
+    if (target !== r) {
+      const watching = r.watching ??= new Set();
+      watching.delete(target);
+      watching.add(target);
+      (target.watchers ??= new Set()).add(r);
+      if (watching.size > WATCH_MAX) {
+        const oldest = watching.values().next().value!;
+        watching.delete(oldest);
+        oldest.watchers?.delete(r);
+        r.dirty?.delete(oldest);
+      }
+    }
+    return rowOf(target.user);
+  }
+
+  /**
+   * A transient session left: its row is removed, a new version. Deltas
+   * carry no removals, so every client gets a snapshot without it (in a
+   * big room, a summary marked full); snapshots of a small room are a
+   * datagram or two.
+   */
+  remove(user: User, now: number): void {
+    const replica = this.#replica(user);
+    if (replica === undefined) return;
+    this.#replicas.delete(user.name);
+    for (const t of replica.watching ?? []) t.watchers?.delete(replica);
+    for (const w of replica.watchers ?? []) {
+      w.watching?.delete(replica);
+      w.dirty?.delete(replica);
+    }
+    this.#version++;
+    this.#log.push({ version: this.#version, name: user.name, gone: true });
+    if (this.#log.length > CHANGE_LOG_MAX) this.#log.splice(0, CHANGE_LOG_TRIM);
+    this.#options.emit({ type: "table_updated", version: this.#version });
+    this.scheduleFlush(now);
   }
 
   /** The client asked for a snapshot (`sync`): it gets one soon. */
   requestSnapshot(user: User, now: number): void {
-    this.#replica(user).ackedVersion = -1;
+    const r = this.#replica(user);
+    r.ackedVersion = -1;
+    r.snapshot = this.#replicas.size <= SYNC_SNAPSHOT_MAX_USERS;
     this.scheduleFlush(now);
   }
 
@@ -152,6 +260,12 @@ export class TableReplication {
    * were lost), it sees itself Offline and registers again.
    */
   sendOfflineCopy(user: User, since: number): void {
+    if (this.#big) {
+      const r = this.#replica(user);
+      const bytes = this.#encodeSummary(r, this.#changes(since), [r]);
+      this.#options.out.push({ to: user.address, bytes });
+      return;
+    }
     const changed = this.#delta(since);
     const parts = changed && chunkEncodedRows(changed.map((r) => r.row));
     if (parts?.length !== 1) return;
@@ -205,18 +319,29 @@ export class TableReplication {
       ? this.#log[0].version - 1
       : this.#version;
     let snapshot: string[][] | undefined;
+    const big = this.#big;
+    // What changed since each base version, worked out once per flush.
+    const changes = new Map<number, Changes>();
     // Round robin from where the last flush stopped, while the window allows.
     const replicas = [...this.#replicas.values()];
     for (let k = 0; k < replicas.length; k++) {
       const r = replicas[(this.#flushFrom + k) % replicas.length];
       if (
         !r.user.online || r.transfer !== null ||
-        r.ackedVersion >= this.#version
+        (r.ackedVersion >= this.#version && !(big && r.dirty?.size) &&
+          !r.snapshot)
       ) continue;
       if (this.#inFlight >= TABLE_WINDOW) {
         this.#starved = true;
         this.#flushFrom = (this.#flushFrom + k) % replicas.length;
         break;
+      }
+      if (big && !r.snapshot) {
+        const base = r.ackedVersion;
+        let c = changes.get(base);
+        if (c === undefined) changes.set(base, c = this.#changes(base));
+        this.#sendSummary(r, c, now);
+        continue;
       }
       let parts: string[][] | undefined;
       let from: number | undefined;
@@ -228,6 +353,7 @@ export class TableReplication {
         }
       }
       parts ??= snapshot ??= chunkEncodedRows(replicas.map((d) => d.row));
+      r.snapshot = false;
       const transfer: Transfer = {
         version: this.#version,
         left: parts.length,
@@ -263,6 +389,84 @@ export class TableReplication {
     });
   }
 
+  // Whether the room is big: clients hold summaries, not the table.
+  get #big(): boolean {
+    return this.#replicas.size > TABLE_PRINT_LIMIT;
+  }
+
+  // What changed since `version`, as a summary lists it: the same rows a
+  // delta would print, or "full table" where a snapshot would be sent.
+  #changes(version: number): Changes {
+    const logBase = this.#log.length > 0
+      ? this.#log[0].version - 1
+      : this.#version;
+    const delta = version >= 0 && version >= logBase
+      ? this.#delta(version)
+      : undefined;
+    if (delta === undefined) return { listed: [], more: 0, full: true };
+    return {
+      listed: delta.slice(0, SUMMARY_NAMES),
+      more: Math.max(0, delta.length - SUMMARY_NAMES),
+      full: false,
+    };
+  }
+
+  // One summary datagram: the counts, the listed rows, then as many of the
+  // client's changed looked-up rows as fit (the rest go in the next one).
+  #encodeSummary(
+    r: Replica,
+    c: Changes,
+    watched: Replica[],
+    id = this.#options.ids.next(),
+  ): Uint8Array {
+    return encodeSummary(
+      {
+        id,
+        ver: this.#version,
+        u: this.#replicas.size,
+        on: this.#options.onlineCount(),
+        full: c.full,
+        more: c.more,
+      },
+      c.listed.map((x) => x.row.json),
+      watched.map((x) => x.row.json),
+    );
+  }
+
+  #sendSummary(r: Replica, c: Changes, now: number): void {
+    let size = c.listed.reduce((n, x) => n + x.row.size + 1, 0);
+    const watched: Replica[] = [];
+    for (const x of r.dirty ?? []) {
+      if (size + x.row.size + 1 > SUMMARY_ROWS_BUDGET) break;
+      size += x.row.size + 1;
+      watched.push(x);
+      r.dirty!.delete(x);
+    }
+    const version = this.#version;
+    const transfer: Transfer = {
+      version,
+      left: 1,
+      from: undefined,
+      parts: [],
+      next: 1,
+      watched,
+    };
+    r.transfer = transfer;
+    const id = this.#options.ids.next();
+    this.#inFlight++;
+    this.#options.retransmitter.send(
+      { id, to: r.user.address, bytes: this.#encodeSummary(r, c, watched, id) },
+      now,
+      {
+        deadline: now + BULK_WINDOW_MS,
+        maxBackoff: BULK_MAX_BACKOFF_MS,
+        minTimeout: TABLE_MIN_TIMEOUT_MS,
+        onAck: (ack) => this.#acked(r, version, ack.now),
+        onExpire: (at) => this.#expired(r, version, at),
+      },
+    );
+  }
+
   #acked(r: Replica, version: number, now: number): void {
     this.#partDone(now);
     const transfer = r.transfer;
@@ -272,15 +476,25 @@ export class TableReplication {
     r.transfer = null;
     r.ackedVersion = version;
     r.failures = 0;
-    if (version < this.#version) this.scheduleFlush(now);
+    if (version < this.#version || r.dirty?.size) this.scheduleFlush(now);
   }
 
   #expired(r: Replica, version: number, now: number): void {
     this.#partDone(now);
     if (r.transfer?.version !== version) return;
+    const watched = r.transfer.watched;
+    r.transfer = null;
+    if (watched !== undefined) {
+      // A summary lost: its looked-up rows go in the next one, which names
+      // what changed since the last one this client ACKed.
+      for (const x of watched) {
+        if (r.watching?.has(x) || x === r) (r.dirty ??= new Set()).add(x);
+      }
+      if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
+      return;
+    }
     // Lost: send a full snapshot again soon, a few times, so a client never
     // stays on a stale table just because nothing else changed.
-    r.transfer = null;
     r.ackedVersion = -1;
     if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
   }
@@ -306,6 +520,8 @@ export class TableReplication {
       i >= 0 && this.#log[i].version > version;
       i--
     ) {
+      // A removal: only a snapshot says it.
+      if (this.#log[i].gone) return undefined;
       names.add(this.#log[i].name);
       if (names.size > limit) return undefined;
     }

@@ -21,6 +21,11 @@ export interface User {
   token: string;
   /** Whether a duplicate-login check of its old session is under way. */
   probing: boolean;
+  /**
+   * Whether its current session is transient (`reg` with `transient`, as
+   * `--exec` sends): when it leaves, its row is removed, not kept Offline.
+   */
+  transient?: boolean;
 }
 
 /** Finds registered users: the sessions part, as the other parts see it. */

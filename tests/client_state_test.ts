@@ -350,7 +350,10 @@ Deno.test("ClientState: the first registration also gives up after 3 s without a
   h.start();
   h.advance(3000);
   assertEquals(h.said(), [
-    ...[1, 2, 3, 4, 5].map((n) => `[Message sent! ${n} time(s) retrying...]`),
+    // The person sent nothing: the retries say they register, and where.
+    ...[1, 2, 3, 4, 5].map((n) =>
+      `[Registering with 127.0.0.1:5000: no answer, trying again (${n} of 5)...]`
+    ),
     "[Server not responding.]",
     "[Exiting...]",
   ]);

@@ -41,8 +41,15 @@ Deno.test("--exec exits 0 when every message is delivered, and leaves cleanly", 
   assertEquals(lines.at(-1), "[You are Offline. Bye.]");
   await alice.waitFor("Group Chat ci-bot: build 812 passed");
   await alice.waitFor("ci-bot: deploy done");
-  // It left with dereg: the table shows it Offline.
-  await alice.waitFor(/'ci-bot': \['127\.0\.0\.1', \d+, 'Offline'\]/);
+  // It left with dereg, and an --exec session is transient: its row is
+  // removed from the table, not left Offline (issue 12, item 12).
+  const seen = await alice.waitFor(
+    /'ci-bot': \['127\.0\.0\.1', \d+, 'Online'\]/,
+  );
+  await alice.waitFor((l) => l.startsWith("{") && !l.includes("ci-bot"), {
+    from: seen + 1,
+  });
+  assertEquals(alice.count(/'ci-bot': \[[^\]]*'Offline'\]/), 0);
   assert(
     server.lines.includes(
       "[Client ci-bot sent group message: build 812 passed ]",
@@ -77,7 +84,7 @@ Deno.test("--exec exits 3 when a message is saved for an Offline user", async ()
 Deno.test("--exec exits 4 for an unknown user", async () => {
   const sp = freePort();
   await using _server = await startServer(sp);
-  const { code, lines } = await run([
+  const { code, raw } = await run([
     "-c",
     "ci-bot",
     "127.0.0.1",
@@ -87,12 +94,13 @@ Deno.test("--exec exits 4 for an unknown user", async () => {
     "send nobody hi",
   ]);
   assertEquals(code, 4);
-  assert(lines.includes("[Unknown user nobody.]"));
+  // An error: on stderr in --exec mode.
+  assert(raw.stderr.includes(">>> [Unknown user nobody.]\n"), raw.stderr);
 });
 
 Deno.test("--exec exits 1 when the server does not respond", async () => {
   const sp = freePort();
-  const { code, lines } = await run([
+  const { code, lines, raw } = await run([
     "-c",
     "ci-bot",
     "127.0.0.1",
@@ -102,7 +110,12 @@ Deno.test("--exec exits 1 when the server does not respond", async () => {
     "send_all hi",
   ]);
   assertEquals(code, 1);
-  assertEquals(lines.slice(-2), ["[Server not responding.]", "[Exiting...]"]);
+  // Diagnostics go to stderr in --exec mode; stdout keeps the outcome.
+  assertEquals(lines, []);
+  assert(
+    raw.stderr.endsWith(">>> [Server not responding.]\n>>> [Exiting...]\n"),
+    raw.stderr,
+  );
 });
 
 Deno.test("bad arguments exit 2 with one line on stderr and no stack trace", async () => {
@@ -142,7 +155,7 @@ Deno.test("registration refused when the name is Online elsewhere exits 5", asyn
   const sp = freePort();
   await using server = await startServer(sp);
   await using _alice = await startClient("alice", sp, freePort());
-  const { code, lines } = await run([
+  const { code, lines, raw } = await run([
     "-c",
     "alice",
     "127.0.0.1",
@@ -152,9 +165,11 @@ Deno.test("registration refused when the name is Online elsewhere exits 5", asyn
     "send_all hi",
   ]);
   assertEquals(code, 5);
-  assertEquals(lines, [
-    "[Username alice is already in use by another session.]",
-  ]);
+  assertEquals(lines, []);
+  assertEquals(
+    raw.stderr,
+    ">>> [Username alice is already in use by another session.]\n",
+  );
   await server.waitFor("[Duplicate login detected.]");
 });
 
@@ -175,7 +190,13 @@ Deno.test("--json prints one JSON object per event, server and client", async ()
   ]);
   assertEquals(code, 0);
   const events = lines.map((l) => JSON.parse(l));
+  for (const e of events) {
+    assertEquals(e.v, 1);
+    assertMatch(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/);
+    delete e.time;
+  }
   assertEquals(events[0], {
+    v: 1,
     event: "welcome",
     kind: "status",
     text: "[Welcome, You are registered.]",
@@ -183,6 +204,7 @@ Deno.test("--json prints one JSON object per event, server and client", async ()
   });
   const received = events.find((e) => e.event === "received");
   assertEquals(received, {
+    v: 1,
     event: "received",
     kind: "status",
     text: "[Message received by bob.]",
@@ -197,7 +219,7 @@ Deno.test("--json prints one JSON object per event, server and client", async ()
   assertEquals(serverEvents[0].event, "online");
   assert(
     serverEvents.some((e) =>
-      e.event === "table" && e.text === "[Client table updated.]"
+      e.event === "table_updated" && e.text === "[Client table updated.]"
     ),
   );
 });

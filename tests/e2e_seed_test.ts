@@ -2,12 +2,24 @@
  * The seed's seven test cases, replayed with real processes on 127.0.0.1
  * (`deno run --allow-net main.ts`, nothing more), asserting the lines each
  * process prints. Where the seed's transcripts disagree, SEMANTICS.md decides.
+ *
+ * Each case is written once and runs against two deployments: one in-memory
+ * server (`udpchat -s PORT`), and three nodes of one chat
+ * (`udpchat -s PORT --store nats://...` three times, sharing a real
+ * `nats-server -js` the test starts) with the clients spread over them in
+ * turn. Every client prints exactly the same lines in both. Each node prints
+ * the server's lines for what its own clients caused (the leading node those
+ * its timers caused, such as a client given up on), so in a cluster the
+ * server's lines are asserted as the union of the nodes' lines, in any order,
+ * once every node has stopped. "The server is gone" stops every node.
  */
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { freePort, type Proc, startClient, startServer } from "./_proc.ts";
+import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
+import { freePort, Proc, startClient, startServer } from "./_proc.ts";
 
 const STAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
 const CLOCK = /^\d\d:\d\d:\d\d$/;
+const ONLINE = "[Server is online...]";
 
 type Status = "Online" | "Offline";
 
@@ -29,14 +41,160 @@ async function exitAll(...procs: Proc[]): Promise<void> {
   }
 }
 
-Deno.test("seed test case 1: send, dereg, offline messages, reg", async () => {
-  const sp = freePort();
+/** Where the clients of a case find their server: one process, or nodes. */
+interface Deployment extends AsyncDisposable {
+  /** How many server processes (1, or the nodes of a cluster). */
+  readonly nodes: number;
+  /** Starts the server(s); resolves once every one is online. */
+  start(): Promise<void>;
+  /** The servers' UDP ports. */
+  readonly serverPorts: readonly number[];
+  /** Starts a client on `clientPort`, on the next server in turn. */
+  client(name: string, clientPort: number): Promise<Proc>;
+  /** The server process a client talks to (it prints that client's lines). */
+  serverOf(client: Proc): Proc;
+  /** Stops every server with SIGINT (Ctrl+C) and waits until they exited. */
+  stopAll(): Promise<void>;
+  /**
+   * The servers' lines: the one server's as they are (it keeps running); in
+   * a cluster every node is stopped first, so that all it printed is in,
+   * and the nodes' lines are put together without the nodes' own
+   * (`[Node ...]`) lines and with one `[Server is online...]`.
+   */
+  serverLines(): Promise<string[]>;
+}
+
+/** The seed's deployment: one in-memory server. */
+class OneServer implements Deployment {
+  readonly nodes = 1;
+  readonly serverPorts = [freePort()];
+  #server: Proc | undefined;
+  #clients: Proc[] = [];
+
+  async start(): Promise<void> {
+    this.#server = await startServer(this.serverPorts[0]);
+  }
+
+  async client(name: string, clientPort: number): Promise<Proc> {
+    const p = await startClient(name, this.serverPorts[0], clientPort);
+    this.#clients.push(p);
+    return p;
+  }
+
+  serverOf(_client: Proc): Proc {
+    return this.#server!;
+  }
+
+  async stopAll(): Promise<void> {
+    const server = this.#server!;
+    server.kill("SIGINT");
+    await server.status;
+    await server[Symbol.asyncDispose]();
+  }
+
+  serverLines(): Promise<string[]> {
+    return Promise.resolve(this.#server!.lines);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const p of this.#clients) await p[Symbol.asyncDispose]();
+    await this.#server?.[Symbol.asyncDispose]();
+  }
+}
+
+/** Three nodes of one chat sharing a NATS server; clients spread in turn. */
+class ThreeNodes implements Deployment {
+  readonly nodes = 3;
+  readonly serverPorts = [freePort(), freePort(), freePort()];
+  #nats: NatsServer | undefined;
+  #servers: Proc[] = [];
+  #clients = new Map<Proc, Proc>();
+  #next = 0;
+
+  async start(): Promise<void> {
+    this.#nats = await NatsServer.start();
+    for (const [i, port] of this.serverPorts.entries()) {
+      const node = new Proc(["-s", String(port), "--store", this.#nats.url], {
+        label: `node:${port}`,
+      });
+      this.#servers.push(node);
+      await node.waitFor(ONLINE);
+      // The first leads; the others follow it before any client starts.
+      await node.waitFor(
+        i === 0 ? /^\[Node .* leads the chat/ : /^\[Node .* follows /,
+      );
+    }
+  }
+
+  async client(name: string, clientPort: number): Promise<Proc> {
+    const i = this.#next++ % this.serverPorts.length;
+    const p = await startClient(name, this.serverPorts[i], clientPort);
+    this.#clients.set(p, this.#servers[i]);
+    return p;
+  }
+
+  serverOf(client: Proc): Proc {
+    return this.#clients.get(client)!;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const node of this.#servers) node.kill("SIGINT");
+    for (const node of this.#servers) {
+      await node.status;
+      await node[Symbol.asyncDispose]();
+    }
+  }
+
+  async serverLines(): Promise<string[]> {
+    await this.stopAll();
+    const lines = this.#servers.flatMap((n) => n.lines).filter((l) =>
+      !l.startsWith("[Node ")
+    );
+    assertEquals(
+      lines.filter((l) => l === ONLINE).length,
+      this.nodes,
+      "every node was online",
+    );
+    return [ONLINE, ...lines.filter((l) => l !== ONLINE)];
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const p of this.#clients.keys()) await p[Symbol.asyncDispose]();
+    for (const p of this.#servers) await p[Symbol.asyncDispose]();
+    await this.#nats?.stop();
+  }
+}
+
+/**
+ * The server's lines: exactly, in order, for one server; for the nodes of a
+ * cluster the same lines in any order (each node prints its own clients'
+ * lines, and the order across nodes is not defined).
+ */
+function assertServerLines(
+  d: Deployment,
+  actual: string[],
+  expected: string[],
+): void {
+  if (d.nodes === 1) return assertEquals(actual, expected);
+  assertEquals(actual.toSorted(), expected.toSorted(), actual.join("\n"));
+}
+
+/** Every line of `expected` is in `actual`, as many times, in any order. */
+function assertIncludes(actual: string[], expected: string[]): void {
+  const left = [...actual];
+  for (const line of expected) {
+    const i = left.indexOf(line);
+    assert(i >= 0, `missing ${line} in:\n${actual.join("\n")}`);
+    left.splice(i, 1);
+  }
+}
+
+async function case1(d: Deployment): Promise<void> {
   const [a, b, c] = [freePort(), freePort(), freePort()];
-  await using server = await startServer(sp);
-  await using A = await startClient("userA", sp, a);
-  await using B = await startClient("userB", sp, b);
+  await using A = await d.client("userA", a);
+  await using B = await d.client("userB", b);
   await A.waitForCount("[Client table updated.]", 2);
-  await using C = await startClient("userC", sp, c);
+  await using C = await d.client("userC", c);
   await A.waitForCount("[Client table updated.]", 3);
   await B.waitForCount("[Client table updated.]", 2);
   const all: [string, number, Status][] = [["userA", a, "Online"], [
@@ -143,25 +301,21 @@ Deno.test("seed test case 1: send, dereg, offline messages, reg", async () => {
     `[Offline Message sent at ${bStamp.slice(11)} received by userA]`,
   ]);
   await exitAll(A, B, C);
-  assertEquals(server.lines, [
+  assertServerLines(d, await d.serverLines(), [
     "[Server is online...]",
     ...Array(5).fill("[Client table updated.]"),
   ]);
-});
+}
 
-Deno.test("seed test case 2: the server is gone; peer to peer still works", async () => {
-  const sp = freePort();
+async function case2(d: Deployment): Promise<void> {
   const [a, b, c] = [freePort(), freePort(), freePort()];
-  const server = await startServer(sp);
-  await using A = await startClient("userA", sp, a);
-  await using B = await startClient("userB", sp, b);
-  await using C = await startClient("userC", sp, c);
+  await using A = await d.client("userA", a);
+  await using B = await d.client("userB", b);
+  await using C = await d.client("userC", c);
   await A.waitForCount("[Client table updated.]", 3);
   await B.waitForCount("[Client table updated.]", 2);
-  server.kill("SIGINT");
-  await server.status;
-  await server[Symbol.asyncDispose]();
-  assertEquals(server.lines, [
+  await d.stopAll();
+  assertServerLines(d, await d.serverLines(), [
     "[Server is online...]",
     ...Array(3).fill("[Client table updated.]"),
   ]);
@@ -193,16 +347,14 @@ Deno.test("seed test case 2: the server is gone; peer to peer still works", asyn
   ]);
   assertEquals(after(C, c0), ["userA: hi"]);
   await exitAll(A, C);
-});
+}
 
-Deno.test("seed test case 3: send_all to an Offline user, then reg", async () => {
-  const sp = freePort();
+async function case3(d: Deployment): Promise<void> {
   const ports = [freePort(), freePort(), freePort(), freePort()];
-  await using server = await startServer(sp);
-  await using A = await startClient("userA", sp, ports[0]);
-  await using B = await startClient("userB", sp, ports[1]);
-  await using C = await startClient("userC", sp, ports[2]);
-  await using D = await startClient("userD", sp, ports[3]);
+  await using A = await d.client("userA", ports[0]);
+  await using B = await d.client("userB", ports[1]);
+  await using C = await d.client("userC", ports[2]);
+  await using D = await d.client("userD", ports[3]);
   for (const [p, n] of [[A, 4], [B, 3], [C, 2]] as const) {
     await p.waitForCount("[Client table updated.]", n);
   }
@@ -222,7 +374,7 @@ Deno.test("seed test case 3: send_all to an Offline user, then reg", async () =>
   await A.waitFor(/received by the server and saved\.\]$/, { from: a0 });
   await B.waitFor("Group Chat userA: hi", { from: b0 });
   await C.waitFor("Group Chat userA: hi", { from: c0 });
-  await server.waitFor("[Client userA sent group message: hi ]");
+  await d.serverOf(A).waitFor("[Client userA sent group message: hi ]");
   const saved = A.lines[A.lines.length - 1];
   const clock = saved.slice(
     "[Offline Message sent at ".length,
@@ -268,20 +420,18 @@ Deno.test("seed test case 3: send_all to an Offline user, then reg", async () =>
     table("Online"),
   ]);
   await exitAll(A, B, C, D);
-  assertEquals(server.lines, [
+  assertServerLines(d, await d.serverLines(), [
     "[Server is online...]",
     ...Array(5).fill("[Client table updated.]"),
     "[Client userA sent group message: hi ]",
     "[Client table updated.]",
   ]);
-});
+}
 
-Deno.test("seed test case 4: silent leave, send_all, sending to yourself", async () => {
-  const sp = freePort();
+async function case4(d: Deployment): Promise<void> {
   const [a, b] = [freePort(), freePort()];
-  const server = await startServer(sp);
-  await using A = await startClient("userA", sp, a);
-  await using B = await startClient("userB", sp, b);
+  await using A = await d.client("userA", a);
+  await using B = await d.client("userB", b);
   await A.waitForCount("[Client table updated.]", 2);
   await B.type("exit");
   assertEquals(await B.status, 0);
@@ -309,9 +459,7 @@ Deno.test("seed test case 4: silent leave, send_all, sending to yourself", async
   await A.waitFor("[Message received by userA.]", { from: a1 });
   await A.type("send userA hi hi");
   await A.waitForCount("[Message received by userA.]", 2, { from: a1 });
-  server.kill("SIGINT");
-  await server.status;
-  await server[Symbol.asyncDispose]();
+  await d.stopAll();
   await A.type("send userA hi hi");
   await A.waitForCount("[Message received by userA.]", 3, { from: a1 });
   assertEquals(after(A, a1), [
@@ -325,7 +473,7 @@ Deno.test("seed test case 4: silent leave, send_all, sending to yourself", async
     "userA: hi hi",
     "[Message received by userA.]",
   ]);
-  assertEquals(server.lines, [
+  assertServerLines(d, await d.serverLines(), [
     "[Server is online...]",
     "[Client table updated.]",
     "[Client table updated.]",
@@ -333,14 +481,12 @@ Deno.test("seed test case 4: silent leave, send_all, sending to yourself", async
     "[Client table updated.]",
   ]);
   await exitAll(A);
-});
+}
 
-Deno.test("seed test case 5: dereg and reg only your own name", async () => {
-  const sp = freePort();
+async function case5(d: Deployment): Promise<void> {
   const [a, b] = [freePort(), freePort()];
-  await using server = await startServer(sp);
-  await using A = await startClient("userA", sp, a);
-  await using B = await startClient("userB", sp, b);
+  await using A = await d.client("userA", a);
+  await using B = await d.client("userB", b);
   await A.waitForCount("[Client table updated.]", 2);
   const both: [string, number, Status][] = [["userA", a, "Online"], [
     "userB",
@@ -391,26 +537,24 @@ Deno.test("seed test case 5: dereg and reg only your own name", async () => {
     { from: b0 },
   );
   await exitAll(A, B);
-  assertEquals(server.lines, [
+  assertServerLines(d, await d.serverLines(), [
     "[Server is online...]",
     ...Array(5).fill("[Client table updated.]"),
   ]);
-});
+}
 
-Deno.test("seed test case 6: duplicate login, then the server is gone", async () => {
-  const sp = freePort();
+async function case6(d: Deployment): Promise<void> {
   const [a, b, c] = [freePort(), freePort(), freePort()];
-  const server = await startServer(sp);
-  await using A = await startClient("userA", sp, a);
-  const B1 = await startClient("userB", sp, b);
+  await using A = await d.client("userA", a);
+  const B1 = await d.client("userB", b);
   await A.waitForCount("[Client table updated.]", 2);
   // The same user starts again on the same port: a re-login.
   B1.kill("SIGINT");
   assertEquals(await B1.status, 0);
   await B1[Symbol.asyncDispose]();
-  await using B = await startClient("userB", sp, b);
-  await server.waitFor("[Duplicate login detected.]");
-  await using C = await startClient("userC", sp, c);
+  await using B = await d.client("userB", b);
+  await d.serverOf(B).waitFor("[Duplicate login detected.]");
+  await using C = await d.client("userC", c);
   const all: [string, number, Status][] = [["userA", a, "Online"], [
     "userB",
     b,
@@ -440,10 +584,8 @@ Deno.test("seed test case 6: duplicate login, then the server is gone", async ()
       from: c0,
     },
   );
-  server.kill("SIGINT");
-  await server.status;
-  await server[Symbol.asyncDispose]();
-  assertEquals(server.lines, [
+  await d.stopAll();
+  assertServerLines(d, await d.serverLines(), [
     "[Server is online...]",
     "[Client table updated.]",
     "[Client table updated.]",
@@ -468,15 +610,13 @@ Deno.test("seed test case 6: duplicate login, then the server is gone", async ()
   assertEquals(after(A, a1).at(-1), "[Exiting...]");
   assert(B.lines.includes("[Welcome, You are registered.]"));
   await exitAll(B);
-});
+}
 
-Deno.test("seed test case 7: offline messages from a user who left", async () => {
-  const sp = freePort();
+async function case7(d: Deployment): Promise<void> {
   const [a, b, c] = [freePort(), freePort(), freePort()];
-  await using server = await startServer(sp);
-  await using A = await startClient("userA", sp, a);
-  await using B = await startClient("userB", sp, b);
-  await using C = await startClient("userC", sp, c);
+  await using A = await d.client("userA", a);
+  await using B = await d.client("userB", b);
+  await using C = await d.client("userC", c);
   await A.waitForCount("[Client table updated.]", 3);
   await B.waitForCount("[Client table updated.]", 2);
 
@@ -540,9 +680,56 @@ Deno.test("seed test case 7: offline messages from a user who left", async () =>
     { from: c0 },
   );
   await exitAll(A, C);
-  assertEquals(server.lines.slice(0, 5), [
-    "[Server is online...]",
-    ...Array(4).fill("[Client table updated.]"),
-  ]);
-  assert(server.lines.includes("[Client userC sent group message: hello ]"));
-});
+  const lines = await d.serverLines();
+  if (d.nodes === 1) {
+    assertEquals(lines.slice(0, 5), [
+      "[Server is online...]",
+      ...Array(4).fill("[Client table updated.]"),
+    ]);
+  } else {
+    // One node's sequence means nothing across nodes: the same lines, in
+    // any order.
+    assertIncludes(lines, [
+      "[Server is online...]",
+      ...Array(4).fill("[Client table updated.]"),
+    ]);
+  }
+  assert(lines.includes("[Client userC sent group message: hello ]"));
+}
+
+const CASES: [string, (d: Deployment) => Promise<void>][] = [
+  ["seed test case 1: send, dereg, offline messages, reg", case1],
+  ["seed test case 2: the server is gone; peer to peer still works", case2],
+  ["seed test case 3: send_all to an Offline user, then reg", case3],
+  ["seed test case 4: silent leave, send_all, sending to yourself", case4],
+  ["seed test case 5: dereg and reg only your own name", case5],
+  ["seed test case 6: duplicate login, then the server is gone", case6],
+  ["seed test case 7: offline messages from a user who left", case7],
+];
+
+for (const [name, run] of CASES) {
+  Deno.test(name, async () => {
+    await using d = new OneServer();
+    await d.start();
+    await run(d);
+  });
+}
+
+if (NATS_SKIP_REASON !== undefined) {
+  // deno-lint-ignore no-console
+  console.warn(
+    `e2e_seed_test: the seven cases on three nodes are skipped: ${NATS_SKIP_REASON}`,
+  );
+}
+
+for (const [name, run] of CASES) {
+  Deno.test({
+    name: `${name} (three nodes, clients spread over them)`,
+    ignore: NATS_SKIP_REASON !== undefined,
+    fn: async () => {
+      await using d = new ThreeNodes();
+      await d.start();
+      await run(d);
+    },
+  });
+}

@@ -147,6 +147,20 @@ const SAMPLES: Message[] = [
   { t: "note", id: 29, k: "refused", name: "userD", ref: "r" },
   { t: "note", id: 30, k: "done", name: "userA", ref: "r" },
   { t: "ping", id: 31 },
+  { t: "who", id: 32, tok: "0123456789abcdef0123456789abcdef", name: "userB" },
+  { t: "ack", id: 33, rows: [["userB", "127.0.0.1", 6001, 1]] },
+  { t: "sum", id: 34, ver: 7, u: 40, on: 39, rows: [] },
+  {
+    t: "sum",
+    id: 35,
+    ver: 8,
+    u: 40,
+    on: 39,
+    full: 1,
+    rows: [["userB", "127.0.0.1", 6001, 0]],
+    more: 3,
+    w: [["userC", "::1", 6002, 1]],
+  },
 ];
 
 Deno.test("codec round-trips every message type with and without optional fields", () => {

@@ -1,15 +1,19 @@
 /**
- * A room of a thousand: one real server process and 1,000 simulated clients
- * in this process, each with its own UDP socket driving the real client state
- * machine. All register; every one converges to the complete, correct table
- * (1,000 rows, all Online, the right ports) with no datagram over 1,200
- * bytes; then one `send_all` reaches all 999 others exactly once, and its
- * sender is told the server has it and hears of no failed delivery.
+ * A room of two thousand: one real server process and 2,000 simulated
+ * clients in this process, each with its own UDP socket driving the real
+ * client state machine. All register; every one learns the room's count (a
+ * big room's clients hold a summary, not the table: protocol/README.md,
+ * "Rooms") and none holds more rows than it looked up; then every client
+ * sends a private message by name to another (a permutation, so each also
+ * receives one), which it looks up and reaches; no datagram in either
+ * direction is over 1,200 bytes. Then one `send_all` reaches all 1,999
+ * others exactly once.
  *
  * Waiting is by events (a promise settled from the clients' output), with a
  * generous safety net against hangs; nothing here measures time.
  */
 import { ClientState } from "../client/state.ts";
+import { LOOKUP_CACHE } from "../client/table_replica.ts";
 import type { Machine } from "../protocol/machine.ts";
 import { UdpDriver } from "../runtime/udp_driver.ts";
 import type { Address } from "../protocol/address.ts";
@@ -20,10 +24,12 @@ import { describeClientEvent } from "../protocol/lines.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { freePort, serverStats, startServer } from "./_proc.ts";
 
-const N = 1000;
-const GROUP_TEXT = "hello, room of a thousand";
+const N = 2000;
+/** Clients that send their private message at once. */
+const WAVE = 100;
+const GROUP_TEXT = "hello, room of two thousand";
 /** A safety net against hangs, not a timing assertion. */
-const SAFETY_MS = 120_000;
+const SAFETY_MS = 150_000;
 
 interface Sim {
   name: string;
@@ -32,11 +38,16 @@ interface Sim {
   driver: UdpDriver<OutputEvent>;
   done: Promise<void>;
   events: OutputEvent[];
-  /** Datagrams received, and how many of them were table parts. */
-  received: number;
+  /** Table and summary datagrams received. */
   tables: number;
-  /** Table rows received (a full table is N). */
+  /** Table rows received in `tbl` datagrams. */
   rows: number;
+  /** The last table line's counts. */
+  users: number;
+  online: number;
+  /** Private messages shown, and "[Message received by X.]" lines. */
+  got: string[];
+  receipts: number;
   /** How often this client showed the group message. */
   shown: number;
   complete: boolean;
@@ -70,7 +81,10 @@ class Gate {
   }
 }
 
-Deno.test("1,000 clients converge to the full table under 1,200 bytes a datagram; one send_all reaches all 999 once", async () => {
+/** Who `u{i}` writes to: a permutation (7 and 2,000 are coprime). */
+const target = (i: number) => (7 * i + 13) % N;
+
+Deno.test("2,000 clients register, each knows the count and reaches another by name; no datagram over 1,200 bytes; one send_all reaches all 1,999 once", async () => {
   const serverPort = freePort();
   await using server = await startServer(serverPort);
   const serverAddr: Address = { hostname: "127.0.0.1", port: serverPort };
@@ -78,10 +92,13 @@ Deno.test("1,000 clients converge to the full table under 1,200 bytes a datagram
   const byName = new Map<string, Sim>();
   let largest = 0;
   let converged = 0;
+  let delivered = 0;
+  let acknowledged = 0;
   let reached = 0;
-  const isComplete = (s: Sim) =>
-    s.state.table.length === N && s.state.table.every((r) => r[3] === 1);
   let gate: Gate | undefined;
+  const measure = (bytes: Uint8Array) => {
+    if (bytes.length > largest) largest = bytes.length;
+  };
 
   try {
     for (let i = 0; i < N; i++) {
@@ -100,39 +117,58 @@ Deno.test("1,000 clients converge to the full table under 1,200 bytes a datagram
         port: (conn.addr as Deno.NetAddr).port,
         state,
         events: [],
-        received: 0,
         tables: 0,
         rows: 0,
+        users: 0,
+        online: 0,
+        got: [],
+        receipts: 0,
         shown: 0,
         complete: false,
       } as unknown as Sim;
-      // Every datagram is measured on its way in. (The driver receives into
-      // one reused 65,507-byte buffer, so an oversized one would show here.)
+      // Every datagram is measured on its way in and on its way out. (The
+      // driver receives into one reused 65,507-byte buffer, so an oversized
+      // one would show here.)
       const machine: Machine<OutputEvent> = {
         receiveDatagram: (bytes, from, now) => {
-          if (bytes.length > largest) largest = bytes.length;
-          sim.received++;
+          measure(bytes);
           const d = decodeMessage(bytes);
-          if (d.ok && d.message.t === "tbl") {
+          if (d.ok && (d.message.t === "tbl" || d.message.t === "sum")) {
             sim.tables++;
-            sim.rows += d.message.rows.length;
+            if (d.message.t === "tbl") sim.rows += d.message.rows.length;
           }
           state.receiveDatagram(bytes, from, now);
         },
         handleTimer: (now) => state.handleTimer(now),
         getTimer: () => state.getTimer(),
-        datagramsToSend: () => state.datagramsToSend(),
+        datagramsToSend: () => {
+          const out = state.datagramsToSend();
+          for (const d of out) measure(d.bytes);
+          return out;
+        },
         events: () => state.events().map(describeClientEvent),
       };
       sim.driver = new UdpDriver(conn, machine, {
         print: (e) => {
           sim.events.push(e);
-          if (e.event === "group_message" && e.text.endsWith(GROUP_TEXT)) {
+          if (e.event === "table") {
+            const data = e.data as { users: number; online?: number };
+            sim.users = data.users;
+            sim.online = data.online ?? -1;
+          } else if (e.event === "message") {
+            sim.got.push(e.text);
+            delivered++;
+          } else if (e.event === "received") {
+            sim.receipts++;
+            acknowledged++;
+          } else if (
+            e.event === "group_message" && e.text.endsWith(GROUP_TEXT)
+          ) {
             if (sim.shown++ === 0) reached++;
           }
         },
         afterStep: () => {
-          if (!sim.complete && isComplete(sim)) {
+          if (!sim.complete && sim.users === N && sim.online === N) {
             sim.complete = true;
             converged++;
           }
@@ -148,45 +184,62 @@ Deno.test("1,000 clients converge to the full table under 1,200 bytes a datagram
       if (i % 25 === 24) await new Promise((r) => setTimeout(r, 0));
     }
 
-    // Everyone converges to the full table.
+    // Everyone learns the room: 2,000 users, all Online.
     gate = new Gate(() => converged === N);
     gate.check();
     await gate.promise;
-    assertEquals(converged, N, `${converged} of ${N} clients converged`);
-    // Complete and correct everywhere: every name once, at the port it
-    // registered from, Online.
-    for (const s of sims) {
-      const names = new Set<string>();
-      for (const [name, ip, port, online] of s.state.table) {
-        const owner = byName.get(name);
-        assert(owner !== undefined, `${s.name}: unknown row ${name}`);
-        assertEquals(
-          [ip, port, online],
-          ["127.0.0.1", owner.port, 1],
-          `${s.name}: row ${name}`,
-        );
-        names.add(name);
-      }
-      assertEquals(names.size, N, `${s.name}: ${names.size} distinct rows`);
-    }
-    assert(largest <= MAX_DATAGRAM_BYTES, `largest datagram ${largest} bytes`);
-    // Table updates are gathered: no client gets anywhere near one table
-    // datagram per registration (that would be N each, N² in all).
+    assertEquals(converged, N, `${converged} of ${N} clients know the room`);
+    const stats = await serverStats(server);
     const tables = sims.reduce((sum, s) => sum + s.tables, 0);
     const mostTables = Math.max(...sims.map((s) => s.tables));
     const rows = sims.reduce((sum, s) => sum + s.rows, 0);
-    const stats = await serverStats(server);
     // deno-lint-ignore no-console
     console.log(
-      `registration storm: the server sent ${stats.out} datagrams (${stats.retransmitted} retransmitted); the clients got ${tables} table parts, ${
+      `registration storm: the server sent ${stats.out} datagrams (${
+        (stats.out / N).toFixed(1)
+      } per client, ${stats.retransmitted} retransmitted); the clients got ${tables} table datagrams, ${
         (tables / N).toFixed(1)
-      } each (at most ${mostTables}), holding ${
-        (rows / N / N).toFixed(2)
-      } full tables' worth of rows each`,
+      } each (at most ${mostTables}), ${rows} table rows in all`,
     );
+    // O(N), not O(N²): no client holds, or was sent, the whole table.
+    for (const s of sims) {
+      assert(s.state.table.length <= LOOKUP_CACHE, `${s.name} holds rows`);
+    }
+    assert(rows < N * 64, `the clients were sent ${rows} table rows`);
     assert(mostTables < N / 4, `a client got ${mostTables} table datagrams`);
+    assert(largest <= MAX_DATAGRAM_BYTES, `largest datagram ${largest} bytes`);
 
-    // One send_all reaches all 999 others, ACKed by each.
+    // Every client writes to another by name; each is shown once, ACKed.
+    // In waves: 2,000 clients in one process sending at once would delay
+    // their own ACKs past the server's window (it would mark them Offline
+    // and save the messages, which is correct but not what this checks).
+    for (let wave = 0; wave < N; wave += WAVE) {
+      const end = Math.min(N, wave + WAVE);
+      gate = new Gate(() => delivered === end && acknowledged === end);
+      for (let i = wave; i < end; i++) {
+        const s = sims[i];
+        s.state.command(`send u${target(i)} hello from u${i}`, Date.now());
+        s.driver.step();
+      }
+      gate.check();
+      await gate.promise;
+      assertEquals([delivered, acknowledged], [end, end], "wave delivered");
+    }
+    for (let i = 0; i < N; i++) {
+      const to = sims[target(i)];
+      assertEquals(to.got, [`u${i}: hello from u${i}`], `${to.name} got`);
+      assertEquals(sims[i].receipts, 1, `u${i}'s message was received`);
+    }
+    const rowsHeld = sims.reduce((sum, s) => sum + s.state.table.length, 0);
+    // deno-lint-ignore no-console
+    console.log(
+      `private messages: ${N} sent and received; the clients hold ${
+        (rowsHeld / N).toFixed(1)
+      } rows each`,
+    );
+    assert(largest <= MAX_DATAGRAM_BYTES, `largest datagram ${largest} bytes`);
+
+    // One send_all reaches all 1,999 others, ACKed by each.
     const sender = sims[0];
     const before = sender.events.length;
     gate = new Gate(() => reached === N - 1 && sender.state.idle);

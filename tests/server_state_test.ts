@@ -33,7 +33,7 @@ interface Sent {
   at: number;
 }
 
-const RELIABLE = new Set(["tbl", "msg", "note", "ping"]);
+const RELIABLE = new Set(["tbl", "sum", "msg", "note", "ping"]);
 
 /** A server, a clock and hand-played clients. */
 class Harness {
