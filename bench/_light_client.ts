@@ -341,12 +341,26 @@ export async function openClients(
 
 /**
  * Registers every client at once, as fast as the server takes them
- * (retransmitting what it drops); resolves with how many succeeded.
+ * (retransmitting what it drops); resolves with how many succeeded. With
+ * `window`, at most that many registrations are under way at once (each
+ * finished one starts the next), so the server's receive buffer is not
+ * flooded past what it holds.
  */
 export async function registerAll(
   clients: LightClient[],
   timeoutMs: number,
+  window?: number,
 ): Promise<number> {
+  if (window !== undefined) {
+    let next = 0, ok = 0;
+    await Promise.all(Array.from({ length: window }, async () => {
+      while (next < clients.length) {
+        const c = clients[next++];
+        if (await c.register(c.name, timeoutMs)) ok++;
+      }
+    }));
+    return ok;
+  }
   const all: Promise<boolean>[] = [];
   for (let i = 0; i < clients.length; i++) {
     all.push(clients[i].register(clients[i].name, timeoutMs));

@@ -42,9 +42,9 @@ export class Child {
   #exited = false;
   readonly status: Promise<number>;
 
-  constructor(args: string[], label: string) {
+  constructor(args: string[], label: string, command = Deno.execPath()) {
     this.label = label;
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(command, {
       args,
       cwd: ROOT,
       stdin: "piped",
@@ -181,35 +181,60 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: kb("VmRSS") * 1024, peak: kb("VmHWM") * 1024 };
 }
 
-/** The minimal UDP echo server (bench/_echo_server.ts), ready. */
-export async function startEcho(): Promise<{ child: Child; port: number }> {
-  const port = freePort();
-  const child = new Child(
-    ["run", "--allow-net", "bench/_echo_server.ts", String(port)],
-    "echo",
-  );
-  await child.next((l) => l === "ready", 30_000);
-  return { child, port };
-}
+/** The echo servers the benchmarks compare udpchat with. */
+export type EchoKind = "deno" | "node" | "c";
+
+/** What each echo server is. */
+export const ECHO_LABEL: Record<EchoKind, string> = {
+  deno: "Deno echo (same runtime)",
+  node: "Node dgram echo",
+  c: "C echo (physical floor)",
+};
+
+let cEcho: string | undefined;
 
 /**
- * Datagrams the kernel dropped at a local UDP port because its socket's
- * receive buffer was full (the `drops` column of /proc/net/udp and udp6).
+ * A minimal UDP echo server, ready: in Deno (bench/_echo_server.ts, the same
+ * runtime as udpchat), in Node's `dgram` (bench/_echo_server.mjs) or in C
+ * (bench/_echo_server.c, compiled here with `gcc -O2` into a temporary
+ * directory): the last is the physical floor of this machine's loopback.
  */
-export function udpDrops(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
-  let drops = 0;
-  for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch {
-      continue;
+export async function startEcho(
+  kind: EchoKind = "deno",
+): Promise<{ child: Child; port: number }> {
+  const port = freePort();
+  let child: Child;
+  if (kind === "deno") {
+    child = new Child(
+      ["run", "--allow-net", "bench/_echo_server.ts", String(port)],
+      "echo",
+    );
+  } else if (kind === "node") {
+    child = new Child(
+      ["bench/_echo_server.mjs", String(port)],
+      "node echo",
+      "node",
+    );
+  } else {
+    if (cEcho === undefined) {
+      const dir = await Deno.makeTempDir({ prefix: "udpchat-bench-" });
+      cEcho = `${dir}/echo`;
+      const gcc = await new Deno.Command("gcc", {
+        args: ["-O2", "-o", cEcho, `${ROOT}bench/_echo_server.c`],
+        stdout: "null",
+        stderr: "inherit",
+      }).output();
+      if (!gcc.success) throw new Error("gcc failed on bench/_echo_server.c");
+      globalThis.addEventListener("unload", () => {
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch {
+          // Gone already.
+        }
+      });
     }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 12 && (f[1] + " ").includes(hex)) drops += Number(f[12]);
-    }
+    child = new Child([String(port)], "c echo", cEcho);
   }
-  return drops;
+  await child.next((l) => l === "ready", 30_000);
+  return { child, port };
 }

@@ -14,7 +14,8 @@
 //   status          {complete, registered, groupSeen, traffic}
 //   close           close every socket, {closed}, exit
 //
-// Arguments: serverPort prefix start count total
+// Arguments: serverPort prefix start count total [window]: at most `window`
+// registrations under way at once in this process.
 import { readLines } from "../runtime/stdin_lines.ts";
 import {
   closeAll,
@@ -24,11 +25,12 @@ import {
   registerAll,
 } from "./_light_client.ts";
 
-const [portArg, prefix, startArg, countArg, totalArg] = Deno.args;
+const [portArg, prefix, startArg, countArg, totalArg, windowArg] = Deno.args;
 const port = Number(portArg);
 const start = Number(startArg);
 const count = Number(countArg);
 const total = Number(totalArg);
+const window = windowArg === undefined ? undefined : Number(windowArg);
 const traffic = newTraffic();
 const now = () => performance.timeOrigin + performance.now();
 const say = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -66,7 +68,7 @@ for await (const line of readLines(Deno.stdin.readable)) {
   const [cmd, arg] = line.trim().split(" ");
   if (cmd === "register") {
     const t0 = now();
-    registerAll(clients, 60_000).then((n) => {
+    registerAll(clients, 60_000, window).then((n) => {
       registered = n;
       say({ registered: n, ms: now() - t0 });
     });

@@ -76,7 +76,13 @@ const wallNow = () => performance.timeOrigin + performance.now();
  */
 export async function room(
   n: number,
-  options: { workers: number; capMs: number; fanouts: number },
+  options: {
+    workers: number;
+    capMs: number;
+    fanouts: number;
+    /** Registrations under way at once, over all workers. */
+    window: number;
+  },
 ): Promise<RoomRun> {
   const { child: server, port } = await startServer();
   const prefix = "r";
@@ -97,6 +103,7 @@ export async function room(
         String(start),
         String(count),
         String(n),
+        String(Math.ceil(options.window / options.workers)),
       ], `worker${w}`),
     );
   }

@@ -53,7 +53,7 @@ export type ClientEvent =
    * The server stopped answering and the client moved to the next one given
    * with `--failover` (`host:port` each), keeping its session.
    */
-  | { type: "server_switched"; from: string; to: string }
+  | { type: "server_switched"; previous: string; server: string }
   /** A request to the server got no ACK in 500 ms; `attempt` counts 1 to 5. */
   | { type: "retrying"; attempt: number }
   /**

@@ -113,8 +113,8 @@ export class Keepalive {
       if (next !== undefined) {
         this.#ctx.emit({
           type: "server_switched",
-          from: addressKey(from),
-          to: addressKey(next),
+          previous: addressKey(from),
+          server: addressKey(next),
         });
       }
     }

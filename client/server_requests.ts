@@ -275,8 +275,8 @@ export class ServerRequests {
       // Another node of the same chat: the same request, the same session.
       this.#ctx.emit({
         type: "server_switched",
-        from: addressKey(from),
-        to: addressKey(next),
+        previous: addressKey(from),
+        server: addressKey(next),
       });
       flight.attempt = 0;
       return this.#transmit(flight, now);

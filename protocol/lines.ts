@@ -107,8 +107,9 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
       return {
         kind: "status",
         event: "server_switched",
-        text: `[Server ${event.from} not responding; now using ${event.to}.]`,
-        data: { from: event.from, to: event.to },
+        text:
+          `[Server ${event.previous} not responding; now using ${event.server}.]`,
+        data: { previous: event.previous, server: event.server },
       };
     case "server_restarted":
       return status(

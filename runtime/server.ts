@@ -6,7 +6,7 @@
  */
 import { bindFailed } from "./bind_error.ts";
 import { listenUdp } from "./listen.ts";
-import { UdpDriver } from "./udp_driver.ts";
+import { type SendShed, UdpDriver } from "./udp_driver.ts";
 import { readLines } from "./stdin_lines.ts";
 import { formatLine, jsonEvent } from "./output_format.ts";
 import {
@@ -68,6 +68,23 @@ export function printServerEvent(
 }
 
 /**
+ * A `stats` event with the datagrams the send queue dropped added to its
+ * `dropped` counts (`send_queue_answers`, `send_queue_bulk`), when any were.
+ *
+ * @param event The core's `stats` event.
+ * @param shed The driver's counts, if it runs.
+ */
+export function withSendShed(
+  event: Extract<ServerConsoleEvent, { type: "stats" }>,
+  shed: SendShed | undefined,
+): ServerConsoleEvent {
+  const dropped = { ...event.stats.dropped };
+  if (shed?.answers) dropped.send_queue_answers = shed.answers;
+  if (shed?.bulk) dropped.send_queue_bulk = shed.bulk;
+  return { ...event, stats: { ...event.stats, dropped } };
+}
+
+/**
  * Runs the server until `exit` is typed or SIGINT/SIGTERM arrives.
  *
  * @param options Port and output.
@@ -75,8 +92,10 @@ export function printServerEvent(
  */
 export async function runServer(options: RunServerOptions): Promise<number> {
   const json = options.json ?? false;
+  // What the send queue shed (issue 13) is told in `stats` with the rest.
+  let shed: SendShed | undefined = undefined;
   const print = (e: ServerEvent | ServerConsoleEvent) =>
-    printServerEvent(e, { json });
+    printServerEvent(e.type === "stats" ? withSendShed(e, shed) : e, { json });
   let conn: Deno.DatagramConn;
   try {
     conn = listenUdp(options.port, { hostname: options.hostname });
@@ -113,6 +132,7 @@ export async function runServer(options: RunServerOptions): Promise<number> {
     print,
     afterStep: () => durable?.pump(),
   });
+  shed = driver.shed;
   await durable?.start(driver);
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<number>();

@@ -30,9 +30,13 @@ export const PING_WINDOW_MS = 300;
 /**
  * Most table datagrams awaiting an ACK at once, over all clients: a
  * registration storm must not bury the server's answers, or its clients, in
- * table updates.
+ * table updates. Their ACKs come back at once, and a UDP socket's default
+ * receive buffer (Deno cannot enlarge it: 208 KiB on Linux) holds about 256
+ * small datagrams; with 1,024 the kernel dropped tens of thousands of ACKs in
+ * a storm of 10,000 (bench/_rooms.ts counts the drops), each costing a
+ * retransmission.
  */
-export const TABLE_WINDOW = 1_024;
+export const TABLE_WINDOW = 128;
 
 /**
  * Most table datagrams awaiting an ACK from one client: the rest of its
@@ -87,9 +91,12 @@ export const DELTA_MIN_ROWS = 64;
  * Most message deliveries awaiting an ACK at once: a group message to a big
  * room goes out in waves, each recipient's 500 ms window starting when its
  * turn comes; all at once, their ACKs came back after the retransmission
- * timeout and the copies buried the server.
+ * timeout and the copies buried the server. Half the ~256 small datagrams
+ * the server's receive buffer holds, so that its ACKs, with the requests
+ * arriving meanwhile, never overflow it (at 256 the kernel still dropped
+ * thousands of ACKs of a `send_all` to 10,000).
  */
-export const DELIVERY_WINDOW = 256;
+export const DELIVERY_WINDOW = 128;
 
 /** Notices kept per Offline user until it is back; later ones are dropped. */
 export const MAX_HELD_NOTICES = 100;

@@ -52,6 +52,13 @@ export interface ServerLimits extends StoreLimits {
   savesPerSender: number;
   /** Most text one sender may have saved per hour, in UTF-16 code units. */
   savedBytesPerSender: number;
+  /**
+   * How long a name may stay Offline before the server forgets it, in ms
+   * (default 30 days): its row leaves every table and what was stored for
+   * it is deleted, so abandoned names and bots do not clutter tables and
+   * the store forever. `Infinity` keeps names for good.
+   */
+  offlineNameTtlMs: number;
 }
 
 /** The default limits. */
@@ -72,6 +79,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   namesPerHost: 1_024,
   savesPerSender: 1_000,
   savedBytesPerSender: 1 << 20,
+  offlineNameTtlMs: 30 * 24 * 3_600_000,
 };
 
 /**

@@ -21,6 +21,7 @@ import type { ServerDropReason } from "./stats.ts";
 import type { StoredDelivery } from "./stored_delivery.ts";
 import type { TableReplication } from "./table_replication.ts";
 import type { User, UserDirectory } from "./user.ts";
+import { NameExpiry } from "./name_expiry.ts";
 
 /**
  * Why a user goes Offline: it deregistered, or it stopped answering (a
@@ -53,6 +54,10 @@ export interface SessionsOptions {
   namesPerAddress?: number;
   /** Most names registered from one IP address, loopback exempt. */
   namesPerHost?: number;
+  /** How long a name may stay Offline before it is forgotten, in ms (default: forever). */
+  offlineNameTtlMs?: number;
+  /** Deletes what was stored for a name being forgotten. */
+  forgetStored?: (name: string, now: number) => void;
   /** Answers requests. */
   responses: () => ResponseCache;
   /** Sends the duplicate-login probe. */
@@ -92,10 +97,14 @@ export class Sessions implements UserDirectory {
   #nextOrder = 0;
   // Names created from each address:port and each host (quotas, issue 13).
   #namesFrom = new Map<string, number>();
+  // Where each name was created from, to give its quota back when forgotten.
+  #createdFrom = new Map<string, Address>();
+  #expiry: NameExpiry;
 
   /** @param options The parts, the cookie key and the limits. */
   constructor(options: SessionsOptions) {
     this.#options = options;
+    this.#expiry = new NameExpiry(options.offlineNameTtlMs ?? Infinity);
   }
 
   /** How many users are registered. */
@@ -171,7 +180,7 @@ export class Sessions implements UserDirectory {
         probing: false,
       };
       this.#users.set(m.name, user);
-      this.#countName(from);
+      this.#countName(m.name, from);
       this.#options.table().add(user);
       return this.#login(user, { from, id: m.id, now, transient });
     }
@@ -234,6 +243,7 @@ export class Sessions implements UserDirectory {
       this.#forget(user);
       table().remove(user, now);
     } else {
+      this.#expiry.wentOffline(user.name, now);
       table().changed(user, now);
       if (reason === "lost" && acked >= 0) {
         table().sendOfflineCopy(user, acked);
@@ -245,6 +255,8 @@ export class Sessions implements UserDirectory {
   // Removes a user that is Offline: its name, token and address.
   #forget(user: User): void {
     this.#users.delete(user.name);
+    this.#expiry.cameBack(user.name);
+    this.#uncountName(user.name);
     if (user.token !== "") this.#byToken.delete(user.token);
     const key = addressKey(user.address);
     if (this.#byAddress.get(key) === user) this.#byAddress.delete(key);
@@ -260,9 +272,40 @@ export class Sessions implements UserDirectory {
     return ok;
   }
 
-  #countName(from: Address): void {
+  #countName(name: string, from: Address): void {
+    this.#createdFrom.set(name, from);
     for (const k of [addressKey(from), from.hostname]) {
       this.#namesFrom.set(k, (this.#namesFrom.get(k) ?? 0) + 1);
+    }
+  }
+
+  #uncountName(name: string): void {
+    const from = this.#createdFrom.get(name);
+    if (from === undefined) return;
+    this.#createdFrom.delete(name);
+    for (const k of [addressKey(from), from.hostname]) {
+      const n = (this.#namesFrom.get(k) ?? 1) - 1;
+      if (n <= 0) this.#namesFrom.delete(k);
+      else this.#namesFrom.set(k, n);
+    }
+  }
+
+  /** When the oldest Offline name is due to be forgotten (ms), if one is. */
+  get nextExpiry(): number | undefined {
+    return this.#expiry.nextDeadline;
+  }
+
+  /**
+   * Forgets the names Offline for longer than `offlineNameTtlMs`: their rows
+   * leave the table and what was stored for them is deleted.
+   */
+  expire(now: number): void {
+    for (const name of this.#expiry.takeExpired(now)) {
+      const user = this.#users.get(name);
+      if (user === undefined || user.online || user.probing) continue;
+      this.#forget(user);
+      this.#options.table().remove(user, now);
+      this.#options.forgetStored?.(name, now);
     }
   }
 
@@ -326,6 +369,7 @@ export class Sessions implements UserDirectory {
     const wasOnline = user.online;
     if (!user.online) this.#online++;
     user.online = true;
+    this.#expiry.cameBack(user.name);
     table().restart(user);
     const pending = stored().pending(user);
     const welcome: WelcomeMessage = {

@@ -91,6 +91,7 @@ export class ServerState implements Machine<ServerEvent> {
   #unprovenBudget: TokenBucket;
   #limits: ServerLimits;
   #deliveries: Deliveries;
+  #stored: StoredDelivery;
   #stats: ServerStats = {
     datagramsIn: 0,
     datagramsOut: 0,
@@ -144,6 +145,10 @@ export class ServerState implements Machine<ServerEvent> {
       cookieKey,
       maxUsers: limits.maxUsers,
       namesPerAddress: limits.namesPerAddress,
+      offlineNameTtlMs: limits.offlineNameTtlMs,
+      forgetStored: (name, now) => {
+        for (const m of offline.list(name)) offline.delete(name, m.id, now);
+      },
       namesPerHost: limits.namesPerHost,
       responses: () => responses,
       sender: () => sender,
@@ -191,7 +196,13 @@ export class ServerState implements Machine<ServerEvent> {
       },
       lost,
     });
-    const stored = new StoredDelivery({ sender, offline, notices, lost });
+    const stored = new StoredDelivery({
+      sender,
+      offline,
+      notices,
+      lost,
+      held: () => drop("held"),
+    });
     const relay = new Relay({
       responses,
       users: sessions,
@@ -211,6 +222,7 @@ export class ServerState implements Machine<ServerEvent> {
     this.#relay = relay;
     this.#offline = offline;
     this.#deliveries = deliveries;
+    this.#stored = stored;
   }
 
   /**
@@ -277,19 +289,22 @@ export class ServerState implements Machine<ServerEvent> {
   handleTimer(now: number): void {
     this.#retransmitter.poll(now);
     this.#table.handleTimer(now);
+    const expiry = this.#sessions.nextExpiry;
+    if (expiry !== undefined && expiry <= now) this.#sessions.expire(now);
   }
 
   /**
-   * The next time {@linkcode handleTimer} must run, if any: the earlier of
-   * the retransmission timer and the table's gathering timer.
+   * The next time {@linkcode handleTimer} must run, if any: the earliest of
+   * the retransmission timer, the table's gathering timer and the expiry of
+   * the oldest Offline name.
    */
   getTimer(): number | undefined {
-    const retransmit = this.#retransmitter.nextTimer();
-    const tableFlush = this.#table.flushAt;
-    if (retransmit === undefined) return tableFlush;
-    return tableFlush === undefined
-      ? retransmit
-      : Math.min(retransmit, tableFlush);
+    const deadlines = [
+      this.#retransmitter.nextTimer(),
+      this.#table.flushAt,
+      this.#sessions.nextExpiry,
+    ].filter((t) => t !== undefined);
+    return deadlines.length === 0 ? undefined : Math.min(...deadlines);
   }
 
   /** Takes the datagrams to send. */
@@ -351,7 +366,10 @@ export class ServerState implements Machine<ServerEvent> {
     const { from, size, now } = datagram;
     if (m.t === "ack") {
       // A chat part that arrived but whose message was not shown.
-      if (m.r === "held") this.#deliveries.held(m.id, from);
+      if (m.r === "held") {
+        this.#deliveries.held(m.id, from);
+        this.#stored.held(m.id, from);
+      }
       if (!this.#retransmitter.ack(m.id, from, now)) this.#drop("stray_ack");
       return;
     }

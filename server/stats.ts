@@ -29,7 +29,11 @@ import type { DropReason } from "../protocol/codec.ts";
  * - `quota`: a registration or a save over its source's quota (refused
  *   `full`);
  * - `held`: a delivery every part of which the recipient ACKed as `held`
- *   (not shown): saved for it, the recipient stays Online.
+ *   (not shown): saved for it (a stored one stays saved), the recipient
+ *   stays Online;
+ * - `send_queue_answers`, `send_queue_bulk`: datagrams the runtime's send
+ *   queue (`runtime/udp_driver.ts`) dropped because it was full, answers or
+ *   the rest; counted by the driver, added to `stats` by the runtime.
  */
 export type ServerDropReason =
   | DropReason
@@ -46,7 +50,9 @@ export type ServerDropReason =
   | "partials_full"
   | "partial_evicted"
   | "quota"
-  | "held";
+  | "held"
+  | "send_queue_answers"
+  | "send_queue_bulk";
 
 /** Counters the server keeps. */
 export interface ServerStats {

@@ -5,8 +5,14 @@
  * its sender told (`dlv`). One that is not ACKed stays saved for the next
  * login.
  *
+ * "Received" means shown (protocol/README.md, issue 13): a part the
+ * recipient took but did not show is ACKed `held`. A stored message every
+ * part of which was ACKed `held` was not shown: it stays saved (for the next
+ * login), its sender is not told `dlv`, and the recipient stays Online.
+ *
  * @module
  */
+import { type Address, sameAddress } from "../protocol/address.ts";
 import type { Notices } from "./notices.ts";
 import type { OfflineMessages } from "./offline_messages.ts";
 import type { ReliableSender } from "./reliable_sender.ts";
@@ -23,11 +29,24 @@ export interface StoredDeliveryOptions {
   notices: Notices;
   /** The recipient did not ACK in time: it goes Offline. */
   lost: (user: User, now: number) => void;
+  /**
+   * Every part of a stored message was ACKed `held` (not shown): it stays
+   * saved. For counting (default: nothing).
+   */
+  held?: (user: User, message: StoredMessage, now: number) => void;
 }
 
 /** A stored message on its way: parts not yet ACKed. */
 interface Copy {
   left: number;
+  /** The parts' datagram ids. */
+  ids: number[];
+  /** Whether an ACK said the message was shown (an ACK without `held`). */
+  shown: boolean;
+  /** Parts whose ACK will say `held`, by datagram id. */
+  held: Set<number>;
+  /** The recipient's address, which `held` ACKs must come from. */
+  to: Address;
 }
 
 interface Recipient {
@@ -41,6 +60,8 @@ interface Recipient {
 export class StoredDelivery {
   #options: StoredDeliveryOptions;
   #recipients = new Map<string, Recipient>();
+  /** The copy each part id in flight belongs to. */
+  #byId = new Map<number, Copy>();
 
   /** @param options The sender, the store index, notices and the loss hook. */
   constructor(options: StoredDeliveryOptions) {
@@ -65,22 +86,49 @@ export class StoredDelivery {
     const first = r.listIndex + 1;
     r.listIndex += messages.length;
     messages.forEach((s, i) => {
-      const copy: Copy = { left: 0 };
+      const copy: Copy = {
+        left: 0,
+        ids: [],
+        shown: false,
+        held: new Set(),
+        to: user.address,
+      };
       r.delivering.set(s.id, copy);
-      copy.left = this.#options.sender.sendText(user.address, {
+      copy.ids = this.#options.sender.sendText(user.address, {
         ...s,
         listIndex: first + i,
       }, {
         now,
-        onAck: (ack) => this.#partAcked(user, { message: s, copy }, ack.now),
+        onPartAck: (ack, id) =>
+          this.#partAcked(user, { message: s, copy, id }, ack.now),
         onExpire: (at) => this.#expired(user, { message: s, copy }, at),
-      }).length;
+      });
+      copy.left = copy.ids.length;
+      for (const id of copy.ids) this.#byId.set(id, copy);
     });
+  }
+
+  /**
+   * The next ACK of part `id` says `held` (call before the retransmitter
+   * matches it): the part arrived, its message was not shown.
+   */
+  held(id: number, from: Address): void {
+    const copy = this.#byId.get(id);
+    if (copy !== undefined && sameAddress(copy.to, from)) copy.held.add(id);
   }
 
   /** The user went Offline: its list is no longer on its way. */
   forget(user: User): void {
-    this.#recipient(user).delivering.clear();
+    const r = this.#recipient(user);
+    for (const copy of r.delivering.values()) this.#release(copy);
+    r.delivering.clear();
+  }
+
+  // Forgets the part ids of a copy that is done.
+  #release(copy: Copy): void {
+    for (const id of copy.ids) {
+      if (this.#byId.get(id) === copy) this.#byId.delete(id);
+    }
   }
 
   #recipient(user: User): Recipient {
@@ -96,10 +144,13 @@ export class StoredDelivery {
 
   #partAcked(
     user: User,
-    sent: { message: StoredMessage; copy: Copy },
+    sent: { message: StoredMessage; copy: Copy; id: number },
     now: number,
   ): void {
-    const { message, copy } = sent;
+    const { message, copy, id } = sent;
+    if (this.#byId.get(id) === copy) this.#byId.delete(id);
+    // A part ACKed without `held` says: the message was shown.
+    if (!copy.held.has(id)) copy.shown = true;
     if (--copy.left > 0) return;
     const r = this.#recipient(user);
     const current = r.delivering.get(message.id);
@@ -107,6 +158,8 @@ export class StoredDelivery {
     // (the user registered again meanwhile): that one decides.
     if (current !== undefined && current !== copy) return;
     r.delivering.delete(message.id);
+    // Not shown: it stays saved for the next login.
+    if (!copy.shown) return this.#options.held?.(user, message, now);
     // Deleted already (delivered by another copy): its sender was told.
     if (!this.#options.offline.has(user.name, message.id)) return;
     this.#options.offline.delete(user.name, message.id, now);
@@ -124,6 +177,7 @@ export class StoredDelivery {
     now: number,
   ): void {
     const r = this.#recipient(user);
+    this.#release(sent.copy);
     if (r.delivering.get(sent.message.id) !== sent.copy) return;
     r.delivering.delete(sent.message.id);
     if (user.online) this.#options.lost(user, now);

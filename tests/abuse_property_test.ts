@@ -23,7 +23,9 @@ import { deliverable } from "../server/relay.ts";
 import { ServerState } from "../server/state.ts";
 import type { Node } from "./_sim.ts";
 import { chat, clientAddr, seededBytes, SERVER } from "./_sim.ts";
-import { assert, assertEquals } from "./_assert.ts";
+import { withSendShed } from "../runtime/server.ts";
+import { describeServerEvent } from "../protocol/server_lines.ts";
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 
 function parts(k: string, text: string): TextPart[] {
   const texts = splitText(text);
@@ -351,4 +353,96 @@ Deno.test("a part over 16 KiB in all is refused at the client too (MAX_MESSAGE_B
   const r = new Reassembler();
   const text = "a".repeat(MAX_MESSAGE_BYTES + 1);
   assertEquals(r.add("s", { k: "k", pi: 0, pn: 1, text }, 0).status, "refused");
+});
+
+Deno.test("stored delivery: a stored message whose parts were all ACKed `held` stays saved; the recipient stays Online", () => {
+  const c = withAbuser(["userA"]);
+  const ackAll = (r?: "held") => {
+    for (const g of c.x.got.splice(0)) {
+      if (g.m.t === "msg" || g.m.t === "tbl" || g.m.t === "note") {
+        c.x.send(g.from, { t: "ack", id: g.m.id, ...(r ? { r } : {}) });
+      }
+    }
+    c.net.step();
+  };
+  const register = () => {
+    c.x.send(SERVER, { t: "reg", id: c.nextId(), name: "userX" });
+    c.net.step();
+    c.net.run(10);
+    c.x.send(SERVER, {
+      t: "reg",
+      id: c.nextId(),
+      name: "userX",
+      ck: c.x.last("retry").ck,
+    });
+    c.net.step();
+    c.net.run(50);
+    return c.x.last("welcome").tok;
+  };
+  c.x.send(SERVER, { t: "dereg", id: c.nextId(), name: "userX", tok: c.tok });
+  c.net.step();
+  c.net.run(500);
+  ackAll();
+  c.type("userA", `send userX ${"kept ".repeat(300).trim()}`);
+  c.net.run(1_000);
+  assertEquals(c.server.stats().offlineMessages, 1);
+  const a = c.addr("userA");
+  const before = c.net.lines(a).length;
+  // userX comes back and takes the list, but shows nothing: every part of
+  // the stored message is ACKed `held`.
+  const tok = register();
+  const storedParts = () =>
+    new Set(
+      c.x.got.flatMap((g) =>
+        g.m.t === "msg" && g.m.o !== undefined ? [g.m.id] : []
+      ),
+    ).size;
+  assertEquals(storedParts(), 2, "a two-part stored message");
+  ackAll("held");
+  c.net.run(2_000);
+  ackAll();
+  c.net.run(500);
+  assertEquals(c.server.stats().offlineMessages, 1, "kept: not shown");
+  assertEquals(c.server.stats().dropped.held, 1);
+  const notices = () =>
+    c.net.lines(a).slice(before).filter((l) =>
+      !l.startsWith("{") && l !== "[Client table updated.]"
+    );
+  assertEquals(notices(), [], "its sender is told nothing");
+  const row = c.server.table.find((r) => r[0] === "userX");
+  assertEquals(row?.[3], 1, "userX stays Online");
+  // At the next login it is delivered again; shown this time, it is deleted
+  // and its sender told.
+  c.x.send(SERVER, {
+    t: "dereg",
+    id: c.nextId(),
+    name: "userX",
+    tok,
+  });
+  c.net.step();
+  c.net.run(500);
+  ackAll();
+  register();
+  assertEquals(storedParts(), 2);
+  ackAll();
+  c.net.run(1_000);
+  ackAll();
+  assertEquals(c.server.stats().offlineMessages, 0);
+  assertEquals(notices().length, 1, notices().join("\n"));
+  assert(/delivered|received/i.test(notices()[0]), notices()[0]);
+});
+
+Deno.test("stats: what the send queue shed is told with the other drops", () => {
+  const stats = new ServerState({ random: seededBytes(3) }).stats();
+  const quiet = withSendShed({ type: "stats", stats }, { answers: 0, bulk: 0 });
+  assertEquals(quiet.type === "stats" && quiet.stats.dropped, {});
+  const busy = withSendShed({ type: "stats", stats }, { answers: 2, bulk: 7 });
+  assertEquals(busy.type === "stats" && busy.stats.dropped, {
+    send_queue_answers: 2,
+    send_queue_bulk: 7,
+  });
+  assertStringIncludes(
+    describeServerEvent(busy).text,
+    "send_queue_answers=2 send_queue_bulk=7",
+  );
 });

@@ -13,7 +13,8 @@ import {
 } from "../cli/exit_codes.ts";
 import { VERSION } from "../cli/version.ts";
 
-const USAGE_SERVER = "usage: udpchat -s <server_port> [--json]";
+const USAGE_SERVER =
+  "usage: udpchat -s <server_port> [--json] [--store URL] [--bind ADDRESS]";
 const USAGE_CLIENT =
   "usage: udpchat -c <name> <server_host> <server_port> <client_port> [options]";
 
@@ -683,4 +684,65 @@ Deno.test("args: -- ends the options, also before a port", () => {
 Deno.test("args: -h and -V are in the help", () => {
   assertMatch(HELP_TEXT, /-h, --help/);
   assertMatch(HELP_TEXT, /-V, --version/);
+});
+
+Deno.test("parseCommandLine() reads --store, --bind, --keepalive and --failover, each on its side", () => {
+  assertEquals(
+    parseCommandLine(["-s", "5000", "--store", "nats://127.0.0.1:4222"]),
+    {
+      mode: "server",
+      port: 5000,
+      json: false,
+      store: "nats://127.0.0.1:4222",
+    },
+  );
+  assertEquals(parseCommandLine(["-s", "5000", "--bind=::1"]), {
+    mode: "server",
+    port: 5000,
+    json: false,
+    bind: "::1",
+  });
+  assertEquals(parseCommandLine(["-s", "5000", "--store", "redis://x"]), {
+    error:
+      'Invalid store: "redis://x" (memory, or nats://HOST:PORT[,nats://HOST:PORT...])',
+  });
+  const client = parseCommandLine([
+    "-c",
+    "userA",
+    "localhost",
+    "5000",
+    "0",
+    "--keepalive",
+    "1",
+    "--failover",
+    "127.0.0.1:5001",
+    "--failover=[::1]:5002",
+  ]);
+  assertEquals(client, {
+    mode: "client",
+    name: "userA",
+    host: "localhost",
+    serverPort: 5000,
+    clientPort: 0,
+    json: false,
+    exec: [],
+    bell: true,
+    color: true,
+    keepalive: 1,
+    failover: [{ host: "127.0.0.1", port: 5001 }, {
+      host: "[::1]",
+      port: 5002,
+    }],
+  });
+  assertEquals(
+    parseCommandLine(["-c", "a", "localhost", "5000", "0", "--store", "x"]),
+    { error: "Not a client option: --store" },
+  );
+  assertEquals(parseCommandLine(["-s", "5000", "--failover", "h:1"]), {
+    error: "Not a server option: --failover",
+  });
+  assertEquals(
+    parseCommandLine(["-c", "a", "localhost", "5000", "0", "--keepalive", "0"]),
+    { error: 'Invalid keepalive: "0" must be 1 to 3600 seconds' },
+  );
 });

@@ -31,8 +31,8 @@ const CLIENT: { [T in ClientEventType]: Extract<ClientEvent, { type: T }> } = {
   rejoin: { type: "rejoin" },
   server_switched: {
     type: "server_switched",
-    from: "127.0.0.1:5000",
-    to: "127.0.0.1:5001",
+    previous: "127.0.0.1:5000",
+    server: "127.0.0.1:5001",
   },
   server_restarted: { type: "server_restarted" },
   retrying: { type: "retrying", attempt: 1 },

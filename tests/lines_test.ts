@@ -100,14 +100,14 @@ const ROWS: Row[] = [
   {
     event: {
       type: "server_switched",
-      from: "127.0.0.1:5000",
-      to: "127.0.0.1:5001",
+      previous: "127.0.0.1:5000",
+      server: "127.0.0.1:5001",
     },
     line: {
       kind: "status",
       event: "server_switched",
       text: "[Server 127.0.0.1:5000 not responding; now using 127.0.0.1:5001.]",
-      data: { from: "127.0.0.1:5000", to: "127.0.0.1:5001" },
+      data: { previous: "127.0.0.1:5000", server: "127.0.0.1:5001" },
     },
   },
   {
