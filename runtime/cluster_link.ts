@@ -40,6 +40,8 @@ export interface ClusterLinkOptions {
   nodeId: string;
   /** The leader lease in ms (default {@linkcode LEASE_MS}). */
   leaseMs?: number;
+  /** Copies JetStream keeps of the lease bucket: 3 on a NATS cluster (default 1). */
+  replicas?: number;
 }
 
 /** A datagram forwarded from a follower to the leader. */
@@ -116,6 +118,7 @@ export class ClusterLink {
       const kv = await new kvModule.Kvm(js).create(CLUSTER_BUCKET, {
         ttl: options.leaseMs ?? LEASE_MS,
         history: 1,
+        replicas: options.replicas ?? 1,
       });
       return new ClusterLink(nc, kv, options);
     } catch (e) {

@@ -64,14 +64,21 @@ export class DurableServer {
    */
   static async open(options: DurableServerOptions): Promise<DurableServer> {
     const urls = parseNatsUrls(options.store);
+    // Three or more NATS servers: a cluster, whose JetStream keeps three
+    // copies (R3) of the stream and the lease, so it survives losing one.
+    const replicas = urls.length >= 3 ? 3 : 1;
     const store = await openNatsStore(urls, {
       limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+      replicas,
     });
     // What the store read when it opened may be stale by the time this node
     // leads (another node saves meanwhile): every lead reads the stream anew.
     await store.loadAll();
     try {
-      const link = await ClusterLink.open(urls, { nodeId: options.nodeId });
+      const link = await ClusterLink.open(urls, {
+        nodeId: options.nodeId,
+        replicas,
+      });
       return new DurableServer(store, link, options);
     } catch (e) {
       await store.close();
