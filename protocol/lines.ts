@@ -142,6 +142,14 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         text: `[Username ${event.name} is already in use by another session.]`,
         data: { name: event.name },
       };
+    case "confusable_name":
+      return {
+        kind: "error",
+        event: "confusable_name",
+        text:
+          `[Username ${event.name} looks like ${event.like}, already registered: choose another name.]`,
+        data: { name: event.name, like: event.like },
+      };
     case "server_full":
       return error(
         "full",
@@ -162,12 +170,7 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         "[Not registered with the server: request refused.]",
       );
     case "table_updated":
-      return {
-        kind: "status",
-        event: "table_updated",
-        text: "[Client table updated.]",
-        data: { version: event.version },
-      };
+      return tableUpdatedLine(event.version);
     case "table":
       return {
         kind: "table",
@@ -325,6 +328,22 @@ function jsonRows(rows: readonly Row[]): JsonValue[] {
     port,
     online: online === 1,
   }));
+}
+
+/**
+ * The seed's `[Client table updated.]`, which server and client both print,
+ * with the table version for `--json`.
+ *
+ * @param version The table version now shown.
+ * @returns The line.
+ */
+export function tableUpdatedLine(version: number): OutputEvent {
+  return {
+    kind: "status",
+    event: "table_updated",
+    text: "[Client table updated.]",
+    data: { version },
+  };
 }
 
 function status(event: string, text: string): OutputEvent {

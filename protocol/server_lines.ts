@@ -11,6 +11,7 @@
 import type { ServerEvent } from "../server/events.ts";
 import type { ServerStatsSnapshot } from "../server/stats.ts";
 import type { OutputEvent } from "./events.ts";
+import { tableUpdatedLine } from "./lines.ts";
 
 /** Events of the server's console, made by its adapter rather than the core. */
 export type ServerConsoleEvent =
@@ -107,12 +108,7 @@ export function describeServerEvent(
         data: { from: event.from, message: event.text },
       };
     case "table_updated":
-      return {
-        kind: "status",
-        event: "table_updated",
-        text: "[Client table updated.]",
-        data: { version: event.version },
-      };
+      return tableUpdatedLine(event.version);
     case "online":
       return {
         kind: "status",

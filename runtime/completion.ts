@@ -4,16 +4,10 @@
  *
  * @module
  */
+import { COMMAND_NAMES } from "../client/commands.ts";
 
-/** The chat commands, as the first word of a line. */
-export const COMMAND_WORDS: readonly string[] = [
-  "send",
-  "send_all",
-  "dereg",
-  "reg",
-  "help",
-  "exit",
-];
+/** The chat commands, as the first word of a line (from client/commands.ts). */
+export const COMMAND_WORDS: readonly string[] = COMMAND_NAMES;
 
 /** The commands whose next word is a user name. */
 const TAKES_NAME: ReadonlySet<string> = new Set(["send", "dereg", "reg"]);
