@@ -26,10 +26,15 @@ export function isValidName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME.test(name);
 }
 
-/** A valid user name. */
+/**
+ * A valid user name, in NFC (UTS #39 / UAX #15): a name is compared and kept
+ * in one form, whatever form it arrived in.
+ */
 export function name(o: Fields, key: string): string | undefined {
   const v = o[key];
-  return typeof v === "string" && isValidName(v) ? v : undefined;
+  if (typeof v !== "string") return undefined;
+  const nfc = v.length <= 4 * MAX_NAME_LENGTH ? v.normalize("NFC") : v;
+  return isValidName(nfc) ? nfc : undefined;
 }
 
 /** A 0 or 1 flag; absent counts as 0. */

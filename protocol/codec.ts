@@ -116,6 +116,7 @@ const ERROR_CODE_SET: Readonly<Record<ErrorCode, true>> = {
   too_big: true,
   offline: true,
   store_unavailable: true,
+  confusable: true,
 };
 const NOTE_KIND_SET: Readonly<Record<NoteKind, true>> = {
   noack: true,

@@ -36,7 +36,11 @@ export class RecentMap<K, V> {
   #ttl: number;
   #capacity: number;
 
-  /** @param options Lifetime and capacity. */
+  /**
+   * Makes one with these settings.
+   *
+   * @param options Lifetime and capacity.
+   */
   constructor(options: RecentMapOptions = {}) {
     this.#ttl = options.ttl ?? DEDUP_WINDOW_MS;
     this.#capacity = options.capacity ?? 100_000;

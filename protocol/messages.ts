@@ -21,8 +21,11 @@ export interface TextPart {
 
 /** Client to server: register or re-register a name. */
 export interface RegMessage {
+  /** The message type. */
   t: "reg";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** A user name (1 to 32 letters, digits, `_`, `.` or `-`). */
   name: string;
   /** Address-validation cookie from a `retry`. */
   ck?: string;
@@ -38,24 +41,35 @@ export interface RegMessage {
 
 /** Client to server: go Offline. */
 export interface DeregMessage {
+  /** The message type. */
   t: "dereg";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** A user name (1 to 32 letters, digits, `_`, `.` or `-`). */
   name: string;
+  /** The session token from the welcome. */
   tok: string;
 }
 
 /** Client to server: one part of a group message. */
 export interface AllMessage extends TextPart {
+  /** The message type. */
   t: "all";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The session token from the welcome. */
   tok: string;
 }
 
 /** Client to server: one part of a private message for the server to deliver or save. */
 export interface SaveMessage extends TextPart {
+  /** The message type. */
   t: "save";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The session token from the welcome. */
   tok: string;
+  /** The recipient's name. */
   to: string;
 }
 
@@ -67,15 +81,21 @@ export interface SaveMessage extends TextPart {
  * Answered by an `ack` carrying `boot`, smaller than the keepalive itself.
  */
 export interface KeepaliveMessage {
+  /** The message type. */
   t: "ka";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The session token from the welcome. */
   tok: string;
 }
 
 /** Client to server: ask for a full table snapshot. */
 export interface SyncMessage {
+  /** The message type. */
   t: "sync";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The session token from the welcome. */
   tok: string;
 }
 
@@ -86,8 +106,11 @@ export interface SyncMessage {
  * keeps that row fresh for the client (see `protocol/README.md`, "Rooms").
  */
 export interface WhoMessage {
+  /** The message type. */
   t: "who";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The session token from the welcome. */
   tok: string;
   /** The user looked up. */
   name: string;
@@ -98,7 +121,9 @@ export type AckResult = "saved" | "pending" | "held";
 
 /** Acknowledgement of the datagram with the same id; may carry a result. */
 export interface AckMessage {
+  /** The message type. */
   t: "ack";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
   /** Answer to a `who`: the row looked up (exactly one). */
   rows?: Row[];
@@ -119,15 +144,21 @@ export interface AckMessage {
 
 /** Server to client: prove you can receive at your address; resend `reg` with this cookie. */
 export interface RetryMessage {
+  /** The message type. */
   t: "retry";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The address-validation cookie to echo in the next `reg`. */
   ck: string;
 }
 
 /** Server to client: registration accepted. */
 export interface WelcomeMessage {
+  /** The message type. */
   t: "welcome";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The session token from the welcome. */
   tok: string;
   /** Number of stored messages that will follow. */
   off: number;
@@ -146,12 +177,17 @@ export type ErrorCode =
   | "full"
   | "too_big"
   | "offline"
-  | "store_unavailable";
+  | "store_unavailable"
+  /** A new name that looks like a registered one (UTS #39 skeleton); `name` is that one. */
+  | "confusable";
 
 /** Server to client: the request with this id was refused. */
 export interface ErrMessage {
+  /** The message type. */
   t: "err";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** Why the request was refused. */
   code: ErrorCode;
   /** The name the error is about, when there is one. */
   name?: string;
@@ -165,8 +201,11 @@ export interface ErrMessage {
  * parts; a one-datagram delta may leave them out.
  */
 export interface TableMessage {
+  /** The message type. */
   t: "tbl";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The table version. */
   ver: number;
   /** Delta base version; absent for a snapshot part. */
   from?: number;
@@ -174,6 +213,7 @@ export interface TableMessage {
   i?: number;
   /** Snapshot part count. */
   n?: number;
+  /** Table rows, in registration order. */
   rows: Row[];
 }
 
@@ -183,7 +223,9 @@ export interface TableMessage {
  * table gets; `w` brings the rows this client looked up that changed.
  */
 export interface SummaryMessage {
+  /** The message type. */
   t: "sum";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
   /** Table version. */
   ver: number;
@@ -203,8 +245,11 @@ export interface SummaryMessage {
 
 /** A chat message part, peer to peer or relayed by the server. */
 export interface ChatMessage extends TextPart {
+  /** The message type. */
   t: "msg";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** The sender's name. */
   from: string;
   /** 1 for a group message. */
   g: 0 | 1;
@@ -225,8 +270,11 @@ export type NoteKind =
 
 /** Server to client: what became of a message this client sent. */
 export interface NoteMessage {
+  /** The message type. */
   t: "note";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
+  /** What became of the message. */
   k: NoteKind;
   /** The recipient the notice is about. */
   name: string;
@@ -243,7 +291,9 @@ export interface NoteMessage {
 
 /** Server to client: are you still there? Answered with an `ack`. */
 export interface PingMessage {
+  /** The message type. */
   t: "ping";
+  /** The datagram id: an ACK or answer names it (protocol/README.md, "Fields"). */
   id: number;
 }
 

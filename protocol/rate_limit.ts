@@ -64,7 +64,11 @@ export class RateLimiter {
   #rate: number;
   #max: number;
 
-  /** @param options Burst, rate and memory bound. */
+  /**
+   * Makes one with these settings.
+   *
+   * @param options Burst, rate and memory bound.
+   */
   constructor(options: RateLimiterOptions = {}) {
     this.#burst = options.burst ?? 100;
     this.#rate = options.rate ?? 400;
@@ -128,7 +132,11 @@ export class HashedRateLimiter {
   #burst: number;
   #rate: number;
 
-  /** @param options Burst, rate and the table's size. */
+  /**
+   * Makes one with these settings.
+   *
+   * @param options Burst, rate and the table's size.
+   */
   constructor(options: HashedRateLimiterOptions = {}) {
     const slots = options.slots ?? 4_096;
     this.#burst = options.burst ?? 100;
@@ -179,7 +187,11 @@ export class TokenBucket {
   #bucket: Bucket;
   #shape: TokenBucketOptions;
 
-  /** @param options Burst and rate. */
+  /**
+   * Makes one with these settings.
+   *
+   * @param options Burst and rate.
+   */
   constructor(options: TokenBucketOptions) {
     this.#shape = options;
     this.#bucket = { tokens: options.burst, last: -Infinity };

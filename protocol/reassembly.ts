@@ -98,7 +98,11 @@ export class Reassembler {
     tooBig: 0,
   };
 
-  /** @param options Lifetime and memory bounds. */
+  /**
+   * Makes one with these settings.
+   *
+   * @param options Lifetime and memory bounds.
+   */
   constructor(options: ReassemblerOptions = {}) {
     this.#ttl = options.ttl ?? 10_000;
     this.#max = options.maxBuffered ?? 4 * 1024 * 1024;

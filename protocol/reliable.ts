@@ -110,7 +110,11 @@ export class Retransmitter {
   /** Retransmissions made so far. */
   retransmissions = 0;
 
-  /** @param out Where datagrams to send are queued. */
+  /**
+   * Makes one with these settings.
+   *
+   * @param out Where datagrams to send are queued.
+   */
   constructor(out: Outbox) {
     this.#out = out;
   }

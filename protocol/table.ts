@@ -270,4 +270,4 @@ export function encodeSummary(
 }
 
 /** Bytes of rows (listed and watched) one `sum` datagram carries at most. */
-export const SUMMARY_ROWS_BUDGET = ROWS_BUDGET;
+export const SUMMARY_ROWS_BUDGET: number = ROWS_BUDGET;
