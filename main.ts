@@ -84,6 +84,7 @@ export async function main(args: string[]): Promise<number> {
           ? undefined
           : parsed.keepalive * 1000,
         failover: parsed.failover,
+        claim: parsed.claim === true,
       });
   }
 }

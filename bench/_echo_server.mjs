@@ -4,5 +4,8 @@ import dgram from "node:dgram";
 
 const port = Number(process.argv[2]);
 const socket = dgram.createSocket("udp4");
-socket.on("message", (msg, rinfo) => socket.send(msg, rinfo.port, rinfo.address));
+socket.on(
+  "message",
+  (msg, rinfo) => socket.send(msg, rinfo.port, rinfo.address),
+);
 socket.bind(port, "127.0.0.1", () => process.stdout.write("ready\n"));

@@ -238,3 +238,25 @@ export async function startEcho(
   await child.next((l) => l === "ready", 30_000);
   return { child, port };
 }
+
+/**
+ * Datagrams the kernel dropped at a local UDP port because its socket's
+ * receive buffer was full (the `drops` column of /proc/net/udp and udp6).
+ */
+export function udpDrops(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
+  let drops = 0;
+  for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 12 && (f[1] + " ").includes(hex)) drops += Number(f[12]);
+    }
+  }
+  return drops;
+}

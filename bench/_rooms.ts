@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-console
 // Rooms of N users against a real server process: the load generator spreads
 // N - 1 light clients over several worker processes (bench/_room_worker.ts,
 // one socket per client, each process reporting what its clients saw); the
@@ -181,7 +180,9 @@ export async function room(
     const status = async () => {
       const all: Line[] = [];
       for (const w of workers) {
-        const answer = w.next((l) => isJson(l) && parse(l).traffic !== undefined);
+        const answer = w.next((l) =>
+          isJson(l) && parse(l).traffic !== undefined
+        );
         await w.type("status");
         all.push(parse(await answer));
       }

@@ -1,10 +1,12 @@
 /**
- * Renders docs/bench_growth.svg from docs/bench_results.json: how the time of
- * a `send_all` fan-out and of a registration storm grows with the number of
- * users, with the targets. A storm that did not finish within its time limit
- * is drawn dashed to where the rate it reached would have finished it.
- * Dev-only (vega and vega-lite from npm, rendered headlessly to SVG), run by
- * `deno task bench:chart`.
+ * Renders docs/bench_growth.svg from docs/bench_results.json: how the rooms
+ * grow with the number of users N (100, 1,000, 10,000): on the left the time
+ * of a registration storm and of a `send_all` fan-out, with their floors (the
+ * same number of round trips at the C echo server's rate, same generator) and
+ * the targets; on the right the server's datagrams per user in the storm and
+ * its RSS per user, flat when the cost is O(N) in all (O(N²) would climb ten
+ * times per decade). Dev-only (vega and vega-lite from npm, rendered
+ * headlessly to SVG), run by `deno task bench:chart`.
  *
  * @module
  */
@@ -16,88 +18,123 @@ const results = JSON.parse(
   Deno.readTextFileSync(`${ROOT}docs/bench_results.json`),
 );
 
-const FAN = "send_all fan-out: every recipient ACKed";
-const STORM = "registration storm: every table complete";
-type Point = { n: number; ms: number; what: string; kind: string };
-const values: Point[] = [];
-
-for (const f of results.fanouts as { n: number; fanoutMs: number | null }[]) {
-  if (f.fanoutMs !== null) {
-    values.push({ n: f.n, ms: f.fanoutMs, what: FAN, kind: "measured" });
-  }
+interface RoomResult {
+  n: number;
+  stormMs: number | null;
+  fanoutMs: number | null;
+  datagramsPerUser: number;
+  serverRss: number;
+  stormFloorMs: { c: number };
+  fanoutFloorMs: { c: number };
 }
-let lastStorm: Point | undefined;
-for (
-  const s of results.storms as {
-    n: number;
-    stormMs: number | null;
-    rowsKnown: number;
-    rowsTotal: number;
-    capMs: number;
-  }[]
-) {
-  if (s.stormMs !== null) {
-    lastStorm = { n: s.n, ms: s.stormMs, what: STORM, kind: "measured" };
-    values.push(lastStorm);
-  } else if (s.rowsKnown > 0) {
-    // Not complete within its limit: where the rate of rows it reached leads.
-    const ms = s.capMs * s.rowsTotal / s.rowsKnown;
-    if (lastStorm !== undefined) {
-      values.push({ ...lastStorm, kind: "projected" });
-    }
-    values.push({ n: s.n, ms, what: STORM, kind: "projected" });
-  }
-}
-values.push({ n: 10_000, ms: 1_000, what: FAN, kind: "target" });
-values.push({ n: 10_000, ms: 10_000, what: STORM, kind: "target" });
 
-const color = {
-  field: "what",
-  type: "nominal",
-  title: null,
-  scale: { domain: [FAN, STORM], range: ["#1f77b4", "#d62728"] },
-  legend: { orient: "bottom", direction: "vertical", labelLimit: 400 },
-} as const;
+const STORM = "registration storm: every client knows the room";
+const FAN = "send_all fan-out: every recipient ACKed or saved";
+const STORM_FLOOR = "storm floor: 2N round trips, C echo";
+const FAN_FLOOR = "fan-out floor: N−1 round trips, C echo";
+type Point = { n: number; y: number; what: string; kind: string };
+const times: Point[] = [];
+const costs: Point[] = [];
+
+for (const r of results.rooms as RoomResult[]) {
+  if (r.stormMs !== null) {
+    times.push({ n: r.n, y: r.stormMs, what: STORM, kind: "measured" });
+  }
+  if (r.fanoutMs !== null) {
+    times.push({ n: r.n, y: r.fanoutMs, what: FAN, kind: "measured" });
+  }
+  times.push({ n: r.n, y: r.stormFloorMs.c, what: STORM_FLOOR, kind: "floor" });
+  times.push({ n: r.n, y: r.fanoutFloorMs.c, what: FAN_FLOOR, kind: "floor" });
+  costs.push({
+    n: r.n,
+    y: r.datagramsPerUser,
+    what: "server datagrams per user (storm, in + out)",
+    kind: "measured",
+  });
+}
+times.push({ n: 10_000, y: 500, what: FAN, kind: "target" });
+times.push({ n: 10_000, y: 10_000, what: STORM, kind: "target" });
+
 const x = {
   field: "n",
   type: "quantitative" as const,
   title: "users (N), log scale",
   scale: { type: "log" as const, domain: [50, 20_000] },
 };
-const y = {
-  field: "ms",
-  type: "quantitative",
-  title: "milliseconds, log scale",
-  scale: { type: "log" },
-} as const;
 const machine = results.machine ?? {};
+const timeColor = {
+  field: "what",
+  type: "nominal",
+  title: null,
+  scale: {
+    domain: [STORM, FAN, STORM_FLOOR, FAN_FLOOR],
+    range: ["#d62728", "#1f77b4", "#ff9896", "#aec7e8"],
+  },
+  legend: { orient: "bottom", direction: "vertical", labelLimit: 400 },
+} as const;
 
 const spec = vl.compile({
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
   title: {
-    text: "udpchat: time to finish against users",
+    text: "udpchat rooms: growth against N",
     subtitle: `loopback, ${machine.cores ?? "?"} cores, Deno ${
       machine.deno ?? "?"
-    }; dashed: projected from the rate reached; +: target`,
+    }; +: target; dashed: floors`,
   },
-  width: 520,
-  height: 300,
-  data: { values },
-  layer: [
+  hconcat: [
     {
-      transform: [{ filter: "datum.kind === 'measured'" }],
-      mark: { type: "line", point: true },
-      encoding: { x, y, color },
+      width: 380,
+      height: 280,
+      data: { values: times },
+      layer: [
+        {
+          transform: [{ filter: "datum.kind === 'measured'" }],
+          mark: { type: "line", point: true },
+          encoding: {
+            x,
+            y: {
+              field: "y",
+              type: "quantitative",
+              title: "milliseconds, log scale",
+              scale: { type: "log" },
+            },
+            color: timeColor,
+          },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'floor'" }],
+          mark: { type: "line", strokeDash: [5, 4] },
+          encoding: {
+            x,
+            y: { field: "y", type: "quantitative", scale: { type: "log" } },
+            color: timeColor,
+          },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'target'" }],
+          mark: { type: "point", shape: "cross", size: 140, filled: true },
+          encoding: {
+            x,
+            y: { field: "y", type: "quantitative", scale: { type: "log" } },
+            color: timeColor,
+          },
+        },
+      ],
     },
     {
-      transform: [{ filter: "datum.kind === 'projected'" }],
-      mark: { type: "line", strokeDash: [5, 4], point: { filled: false } },
-      encoding: { x, y, color },
-    },
-    {
-      transform: [{ filter: "datum.kind === 'target'" }],
-      mark: { type: "point", shape: "cross", size: 140, filled: true },
-      encoding: { x, y, color },
+      width: 260,
+      height: 280,
+      data: { values: costs },
+      mark: { type: "line", point: true, color: "#2ca02c" },
+      encoding: {
+        x,
+        y: {
+          field: "y",
+          type: "quantitative",
+          title: "server datagrams per user in the storm (flat = O(N))",
+          scale: { zero: true },
+        },
+      },
     },
   ],
 }).spec;

@@ -42,6 +42,8 @@ export type Config =
     keepalive?: number;
     /** `--failover HOST:PORT` (repeatable): other nodes of the same chat. */
     failover?: { host: string; port: number }[];
+    /** `--claim`: protect the name with a passphrase (issue 14). */
+    claim?: true;
   };
 
 /** A command line that cannot be run, and why. */
@@ -90,6 +92,11 @@ Client options:
                 status says what happened; "send NAME -" and "send_all -"
                 read the message from standard input; the session is
                 transient: its row leaves the table when it leaves
+  --claim       protect the name with a passphrase, asked without echo (or
+                read from the first line of standard input when it is not
+                a terminal): once claimed, only that passphrase registers
+                the name. Without --claim a name is not protected: anyone
+                may register it while it is Offline
   --no-bell     no terminal bell on incoming private messages
   --no-color    no colours (NO_COLOR in the environment does the same)
 
@@ -217,6 +224,7 @@ const OPTIONS = {
   s: { type: "boolean" },
   c: { type: "boolean" },
   json: { type: "boolean" },
+  claim: { type: "boolean" },
   "no-bell": { type: "boolean" },
   "no-color": { type: "boolean" },
   exec: { type: "string" },
@@ -233,6 +241,7 @@ const SPELLINGS: ReadonlySet<string> = new Set([
   "-s",
   "-c",
   "--json",
+  "--claim",
   "--no-bell",
   "--no-color",
   "--exec",
@@ -248,6 +257,7 @@ const SPELLINGS: ReadonlySet<string> = new Set([
 
 /** The options a server refuses. */
 const CLIENT_ONLY: ReadonlySet<string> = new Set([
+  "claim",
   "exec",
   "keepalive",
   "failover",
@@ -324,6 +334,7 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
   let keepalive: string | undefined;
   const failover: string[] = [];
   let json = false, bell = true, color = true, mode: "s" | "c" | undefined;
+  let claim = false;
   const done = new Set<number>(); // arguments already read
   for (const t of tokens) {
     if (t.kind === "option-terminator") continue;
@@ -361,6 +372,9 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
         break;
       case "json":
         json = true;
+        break;
+      case "claim":
+        claim = true;
         break;
       case "no-bell":
         bell = false;
@@ -452,7 +466,9 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
       };
     }
   }
-  const [name, host, sp, cp] = positional;
+  const [typed, host, sp, cp] = positional;
+  // Names are kept in NFC (protocol/confusables.ts).
+  const name = typed.normalize("NFC");
   if (!NAME.test(name)) {
     return {
       error:
@@ -477,6 +493,7 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
     color,
   };
   if (keepaliveSeconds !== undefined) client.keepalive = keepaliveSeconds;
+  if (claim) client.claim = true;
   if (failover.length > 0) {
     const nodes: { host: string; port: number }[] = [];
     for (const spec of failover) {

@@ -59,7 +59,7 @@ export function parseCommand(line: string): Command {
       if (s === null || s[2] === undefined || s[2].trim() === "") {
         return { cmd: "usage", command: "send" };
       }
-      return { cmd: "send", to: s[1], text: s[2] };
+      return { cmd: "send", to: s[1].normalize("NFC"), text: s[2] };
     }
     case "send_all":
       if (rest.trim() === "") {
@@ -72,7 +72,7 @@ export function parseCommand(line: string): Command {
       if (name === "" || /\s/.test(name)) {
         return { cmd: "usage", command: word };
       }
-      return { cmd: word, name };
+      return { cmd: word, name: name.normalize("NFC") };
     }
     case "help":
     case "exit":

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ClaimKey } from "../protocol/claim.ts";
 import type { Address } from "../protocol/address.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { Outbox } from "../protocol/machine.ts";
@@ -42,6 +43,11 @@ export interface ClientOptions {
    * removes its row when it leaves instead of keeping it Offline.
    */
   transient?: boolean;
+  /**
+   * A claimed name's signing key (`--claim`, issue 14), derived from the
+   * passphrase by the adapter: registrations and `dereg` are signed with it.
+   */
+  claim?: ClaimKey;
 }
 
 /**
@@ -68,6 +74,8 @@ export class ClientContext {
   readonly servers: readonly Address[];
   /** Whether this session is transient (see {@linkcode ClientOptions}). */
   readonly transient: boolean;
+  /** The claimed name's signing key, if `--claim`. */
+  readonly claim: ClaimKey | undefined;
   /** The datagrams to send, in the order they were made. */
   readonly out: Outbox = new Outbox();
   /** Retransmits every reliable datagram until its ACK or its deadline. */
@@ -95,9 +103,10 @@ export class ClientContext {
    * @param options Name, server address and randomness.
    */
   constructor(options: ClientOptions) {
-    this.name = options.name;
+    this.name = options.name.normalize("NFC");
     this.servers = [options.server, ...(options.failover ?? [])];
     this.transient = options.transient ?? false;
+    this.claim = options.claim;
     this.retransmitter = new Retransmitter(this.out);
     const r = options.random(8);
     this.#nextId = ((r[0] << 16) | (r[1] << 8) | r[2]) * 64 + 1;
@@ -120,6 +129,20 @@ export class ClientContext {
    */
   switchServer(): Address | undefined {
     if (++this.#failedInRow >= this.servers.length) return undefined;
+    this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
+    return this.server;
+  }
+
+  /**
+   * Moves to the next server because keepalives went unanswered. Unlike
+   * {@linkcode switchServer} this does not count toward giving up: lost
+   * keepalives are not retried, so only a request that went unanswered
+   * through its retries says a server is gone (a server left because a few
+   * keepalives were lost is tried again before the client exits).
+   *
+   * @returns The new server.
+   */
+  nextServer(): Address {
     this.#serverIndex = (this.#serverIndex + 1) % this.servers.length;
     return this.server;
   }

@@ -68,6 +68,10 @@ export type ClientEvent =
   | { type: "exiting" }
   /** The name is Online in another session that still answers. */
   | { type: "name_in_use"; name: string }
+  /** The server refused this client's new name: it looks like `like`, registered. */
+  | { type: "confusable_name"; name: string; like: string }
+  /** The server refused this client's name: claimed, and not proven by this session. */
+  | { type: "name_claimed"; name: string }
   /** A server limit refused a registration or a message. */
   | { type: "server_full"; request: "registration" | "message" }
   /** The server refused a message part as too long. */

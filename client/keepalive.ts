@@ -108,7 +108,7 @@ export class Keepalive {
       this.#missed = 0;
       const from = this.#ctx.server;
       const next = this.#ctx.servers.length > 1
-        ? this.#ctx.switchServer()
+        ? this.#ctx.nextServer()
         : undefined;
       if (next !== undefined) {
         this.#ctx.emit({

@@ -9,6 +9,7 @@
  * @module
  */
 import { addressKey } from "../protocol/address.ts";
+import { deregPayload, regPayload } from "../protocol/claim.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { ACK_WINDOW_MS, SERVER_RETRIES } from "../protocol/constants.ts";
 import type {
@@ -33,7 +34,7 @@ export type RegReason = "start" | "command" | "rejoin" | "restarted";
 
 /** A request to the server. */
 export type ServerRequest =
-  | { kind: "reg"; reason: RegReason; ck?: string }
+  | { kind: "reg"; reason: RegReason; ck?: string; ch?: string }
   | { kind: "dereg" }
   | { kind: "sync" }
   | { kind: "all"; part: TextPart }
@@ -188,7 +189,8 @@ export class ServerRequests {
       this.#end(flight);
       if (m.t === "retry") {
         // Prove we receive at this address: resend with the cookie, as a new request.
-        this.#queue.unshift({ ...req, ck: m.ck });
+        // A claimed name signs the challenge, if the server sent one.
+        this.#queue.unshift({ ...req, ck: m.ck, ch: m.ch });
       } else {
         this.#token = m.tok;
         this.#ctx.phase = "online";
@@ -236,9 +238,22 @@ export class ServerRequests {
         if (req.ck !== undefined) m.ck = req.ck;
         if (tok !== "") m.tok = tok;
         if (ctx.transient) m.transient = 1;
+        if (ctx.claim !== undefined) {
+          const pk = ctx.claim.publicKey;
+          m.pk = pk;
+          if (req.ch !== undefined) {
+            m.ch = req.ch;
+            m.sig = ctx.claim.sign(
+              regPayload({ name: ctx.name, ch: req.ch, pk }),
+            );
+          }
+        }
         break;
       case "dereg":
         m = { t: "dereg", id, name: ctx.name, tok };
+        if (ctx.claim !== undefined) {
+          m.sig = ctx.claim.sign(deregPayload({ name: ctx.name, tok, id }));
+        }
         break;
       case "sync":
         this.#hooks.beforeSend("sync", flight.attempt);
@@ -353,6 +368,16 @@ export class ServerRequests {
     switch (m.code) {
       case "name_in_use":
         ctx.emit({ type: "name_in_use", name });
+        return ctx.exitWith("name_in_use");
+      case "claimed":
+        // The name is claimed and this session did not prove it: one line,
+        // nothing more (a wrong passphrase and no passphrase look alike).
+        this.#dropMessage(req);
+        ctx.emit({ type: "name_claimed", name: ctx.name });
+        return ctx.exitWith("name_in_use");
+      case "confusable":
+        // Only a `reg` is refused so; exit as for a name in use.
+        ctx.emit({ type: "confusable_name", name: ctx.name, like: name });
         return ctx.exitWith("name_in_use");
       case "unknown_user":
         this.#dropMessage(req);

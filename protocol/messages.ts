@@ -37,6 +37,12 @@ export interface RegMessage {
    * Offline, and stores nothing for it.
    */
   transient?: 1;
+  /** Claimed names: the Ed25519 public key, base64url (see protocol/claim.ts). */
+  pk?: string;
+  /** Claimed names: the challenge from the server's `retry`, echoed. */
+  ch?: string;
+  /** Claimed names: the Ed25519 signature of `regPayload`, base64url. */
+  sig?: string;
 }
 
 /** Client to server: go Offline. */
@@ -49,6 +55,8 @@ export interface DeregMessage {
   name: string;
   /** The session token from the welcome. */
   tok: string;
+  /** Claimed names: the Ed25519 signature of `deregPayload`, base64url. */
+  sig?: string;
 }
 
 /** Client to server: one part of a group message. */
@@ -150,6 +158,8 @@ export interface RetryMessage {
   id: number;
   /** The address-validation cookie to echo in the next `reg`. */
   ck: string;
+  /** A fresh single-use challenge, for a claimed registration to sign. */
+  ch?: string;
 }
 
 /** Server to client: registration accepted. */
@@ -179,7 +189,12 @@ export type ErrorCode =
   | "offline"
   | "store_unavailable"
   /** A new name that looks like a registered one (UTS #39 skeleton); `name` is that one. */
-  | "confusable";
+  | "confusable"
+  /**
+   * The name is claimed and the registration (or `dereg`) did not prove it:
+   * no key, another key, or a bad or stale signature. Says nothing more.
+   */
+  | "claimed";
 
 /** Server to client: the request with this id was refused. */
 export interface ErrMessage {

@@ -27,6 +27,7 @@ export * from "./datagram.ts";
 export * from "./dedup.ts";
 export * from "./events.ts";
 export * from "./machine.ts";
+export { type ClaimKey, claimKeyFromSeed } from "./claim.ts";
 export * from "./messages.ts";
 export * from "./rate_limit.ts";
 export * from "./reassembly.ts";

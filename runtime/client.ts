@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { ClaimKey } from "../protocol/claim.ts";
+import { deriveClaimKeys, firstLine, promptPassphrase } from "./claim_key.ts";
 import {
   EXIT_COMMAND_FAILED,
   EXIT_FAILURE,
@@ -50,6 +52,8 @@ export interface RunClientOptions {
   failover?: { host: string; port: number }[];
   /** Use colours on a terminal (default true; `NO_COLOR` turns them off). */
   color?: boolean;
+  /** `--claim`: protect the name with a passphrase (runtime/claim_key.ts). */
+  claim?: boolean;
 }
 
 /**
@@ -136,6 +140,25 @@ export async function runClient(options: RunClientOptions): Promise<number> {
       // Standard error is gone too: nothing more to say.
     }
   };
+  // `--claim`: the passphrase, from a no-echo prompt or the first line of
+  // piped input (whose other lines are the commands, as without it).
+  let claim: ClaimKey | undefined;
+  let input: ReadableStream<Uint8Array> | undefined;
+  if (options.claim) {
+    let passphrase: string | undefined;
+    if (Deno.stdin.isTerminal()) {
+      passphrase = await promptPassphrase(options.name.normalize("NFC"));
+    } else {
+      const split = await firstLine(Deno.stdin.readable);
+      passphrase = split.line;
+      input = split.rest;
+    }
+    if (passphrase === undefined || passphrase === "") {
+      writeErr("udpchat: --claim needs a passphrase\n");
+      return EXIT_FAILURE;
+    }
+    claim = (await deriveClaimKeys(passphrase, options.name)).signing;
+  }
   // `send NAME -` and `send_all -`: the message is standard input.
   const body = scripted ? await stdinBody(exec) : undefined;
   if (body !== undefined && "error" in body) {
@@ -173,6 +196,8 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     outputIsTerminal: Deno.stdout.isTerminal(),
     // `--exec` reads no commands: no line editor, no raw mode.
     ...(scripted ? { isTerminal: false } : {}),
+    // `--claim` with piped input: the lines after the passphrase.
+    ...(input !== undefined ? { input } : {}),
   });
   const state = new ClientState({
     name: options.name,
@@ -182,6 +207,7 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     failover,
     // An `--exec` run leaves no row behind (issue 12, item 12).
     transient: scripted,
+    claim,
   });
   const { promise: done, resolve: finish } = Promise.withResolvers<number>();
   let inputEnded = false;

@@ -69,7 +69,8 @@ export function printServerEvent(
 
 /**
  * A `stats` event with the datagrams the send queue dropped added to its
- * `dropped` counts (`send_queue_answers`, `send_queue_bulk`), when any were.
+ * `dropped` counts (`send_queue_answers`, `send_queue_bulk`,
+ * `send_queue_challenges`), when any were.
  *
  * @param event The core's `stats` event.
  * @param shed The driver's counts, if it runs.
@@ -81,6 +82,7 @@ export function withSendShed(
   const dropped = { ...event.stats.dropped };
   if (shed?.answers) dropped.send_queue_answers = shed.answers;
   if (shed?.bulk) dropped.send_queue_bulk = shed.bulk;
+  if (shed?.challenges) dropped.send_queue_challenges = shed.challenges;
   return { ...event, stats: { ...event.stats, dropped } };
 }
 

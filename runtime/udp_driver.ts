@@ -2,11 +2,14 @@
  * The one place that joins a sans-I/O state machine to a real UDP socket, the
  * clock and a timer. Server and client adapters both use it.
  *
- * The send queue is bounded (issue 13): answers (`ack`, `err`, `welcome`,
- * `retry`) go in a queue of their own, sent ahead of everything else; the
- * rest (deliveries, notices, tables) keeps its order in a second queue.
- * When a queue is full, new datagrams are dropped and counted
- * ({@linkcode UdpDriver.shed}): the machine retransmits what still matters.
+ * The send queue is bounded (issue 13): answers (`ack`, `err`, `welcome`)
+ * go in a queue of their own, sent ahead of everything else; the rest
+ * (deliveries, notices, tables) keeps its order in a second queue; cookie
+ * challenges (`retry`), which only sources that proved nothing get, come
+ * last, in a small queue of their own, so that a spoofed flood's answers
+ * never delay what goes to proven sessions. When a queue is full, new
+ * datagrams are dropped and counted ({@linkcode UdpDriver.shed}): the
+ * machine retransmits what still matters.
  *
  * @module
  */
@@ -28,14 +31,18 @@ export interface DriverOptions<E> {
   maxAnswers?: number;
   /** Most other datagrams queued for sending (default 32,768). */
   maxBulk?: number;
+  /** Most cookie challenges (`retry`) queued for sending (default 1,024). */
+  maxChallenges?: number;
 }
 
 /** Datagrams the driver dropped because its send queue was full. */
 export interface SendShed {
   /** Answers and ACKs. */
   answers: number;
-  /** Everything else. */
+  /** Everything else but cookie challenges. */
   bulk: number;
+  /** Cookie challenges (`retry`), sent only to sources that proved nothing. */
+  challenges: number;
 }
 
 /** A FIFO of datagrams with O(1) take from the front. */
@@ -65,14 +72,19 @@ class Fifo {
 
 // `{"v":1,"t":"` then the type: the codec writes `v` and `t` first.
 const TYPE_AT = 12;
-const ANSWER_TYPES = new Set(["ack", "err", "welcome", "retry"]);
+const ANSWER_TYPES = new Set(["ack", "err", "welcome"]);
 const decoder = new TextDecoder();
+
+function typeOf(bytes: Uint8Array): string | undefined {
+  const end = bytes.indexOf(0x22, TYPE_AT);
+  if (end < 0 || end - TYPE_AT > 8) return undefined;
+  return decoder.decode(bytes.subarray(TYPE_AT, end));
+}
 
 /** Whether a datagram is an answer (sent ahead of the rest). */
 export function isAnswer(bytes: Uint8Array): boolean {
-  const end = bytes.indexOf(0x22, TYPE_AT);
-  if (end < 0 || end - TYPE_AT > 8) return false;
-  return ANSWER_TYPES.has(decoder.decode(bytes.subarray(TYPE_AT, end)));
+  const t = typeOf(bytes);
+  return t !== undefined && ANSWER_TYPES.has(t);
 }
 
 // Sends in a row before giving the receive loop a turn.
@@ -91,10 +103,12 @@ export class UdpDriver<E> {
   #timerAt: number | undefined;
   #answers = new Fifo();
   #bulk = new Fifo();
+  #challenges = new Fifo();
   #maxAnswers: number;
   #maxBulk: number;
+  #maxChallenges: number;
   /** Datagrams dropped because the send queue was full. */
-  readonly shed: SendShed = { answers: 0, bulk: 0 };
+  readonly shed: SendShed = { answers: 0, bulk: 0, challenges: 0 };
   #sending: Promise<void> | undefined;
   #draining = false;
   #closed = false;
@@ -117,11 +131,13 @@ export class UdpDriver<E> {
     this.#now = options.now ?? Date.now;
     this.#maxAnswers = options.maxAnswers ?? 8_192;
     this.#maxBulk = options.maxBulk ?? 32_768;
+    this.#maxChallenges = options.maxChallenges ?? 1_024;
   }
 
   /** Datagrams queued for sending now. */
   get queued(): number {
-    return this.#answers.length + this.#bulk.length;
+    return this.#answers.length + this.#bulk.length +
+      this.#challenges.length;
   }
 
   /** The socket's local address. */
@@ -208,7 +224,12 @@ export class UdpDriver<E> {
   }
 
   #enqueue(d: Datagram): void {
-    if (isAnswer(d.bytes)) {
+    const t = typeOf(d.bytes);
+    if (t === "retry") {
+      if (this.#challenges.length >= this.#maxChallenges) {
+        this.shed.challenges++;
+      } else this.#challenges.push(d);
+    } else if (t !== undefined && ANSWER_TYPES.has(t)) {
       if (this.#answers.length >= this.#maxAnswers) this.shed.answers++;
       else this.#answers.push(d);
     } else if (this.#bulk.length >= this.#maxBulk) this.shed.bulk++;
@@ -219,7 +240,8 @@ export class UdpDriver<E> {
     let n = 0;
     try {
       while (this.queued > 0 && !this.#closed) {
-        const d = this.#answers.shift() ?? this.#bulk.shift()!;
+        const d = this.#answers.shift() ?? this.#bulk.shift() ??
+          this.#challenges.shift()!;
         try {
           await this.#conn.send(d.bytes, {
             transport: "udp",

@@ -17,7 +17,9 @@ export interface ServerLimits extends StoreLimits {
   /** Datagrams per second a source may send after its burst. */
   rateLimit: number;
   /**
-   * Datagrams per second the server serves in all (measured: see
+   * Datagrams per second the server serves in all: 30,000, measured on the
+   * 2-core reference machine (`deno run --allow-all
+   * tests/_measure_capacity.ts`, medians 30,307 and 35,330 requests/s; see
    * docs/BENCHMARKS.md, "Under abuse"). Each proven session's rate is its
    * fair share, `capacity / Online users`, at most `rateLimit` and at least
    * `minShare`, so that the shares sum to what the server can serve.
@@ -71,10 +73,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   bytesTotal: 256 << 20,
   rateBurst: 200,
   rateLimit: 1_000,
-  capacity: 40_000,
+  capacity: 30_000,
   minShare: 50,
-  unvalidatedRate: 4_000,
-  unvalidatedBurst: 4_000,
+  unvalidatedRate: 2_000,
+  unvalidatedBurst: 1_000,
   namesPerAddress: 16,
   namesPerHost: 1_024,
   savesPerSender: 1_000,

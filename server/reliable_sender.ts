@@ -15,6 +15,7 @@ import { splitText } from "../protocol/text.ts";
 import {
   BULK_MAX_BACKOFF_MS,
   BULK_WINDOW_MS,
+  DELIVERY_MIN_TIMEOUT_MS,
   PING_WINDOW_MS,
 } from "./constants.ts";
 import type { DatagramIds } from "./ids.ts";
@@ -105,6 +106,7 @@ export class ReliableSender {
             ? PING_WINDOW_MS
             : ACK_WINDOW_MS),
         maxBackoff: window === "bulk" ? BULK_MAX_BACKOFF_MS : undefined,
+        minTimeout: window === "chat" ? DELIVERY_MIN_TIMEOUT_MS : undefined,
         onAck: options.onAck,
         onExpire: options.onExpire,
       },

@@ -22,6 +22,8 @@ import type { StoredDelivery } from "./stored_delivery.ts";
 import type { TableReplication } from "./table_replication.ts";
 import type { User, UserDirectory } from "./user.ts";
 import { NameExpiry } from "./name_expiry.ts";
+import { skeleton } from "../protocol/confusables.ts";
+import { Claims } from "./claims.ts";
 
 /**
  * Why a user goes Offline: it deregistered, or it stopped answering (a
@@ -84,6 +86,8 @@ interface Login {
   id: number;
   now: number;
   transient: boolean;
+  /** A proven claim: the public key to bind to the name if it is not yet. */
+  claim?: string;
 }
 
 /** The registered users and their sessions. */
@@ -100,10 +104,14 @@ export class Sessions implements UserDirectory {
   // Where each name was created from, to give its quota back when forgotten.
   #createdFrom = new Map<string, Address>();
   #expiry: NameExpiry;
+  // The confusable skeleton (UTS #39) of every registered name, to its name.
+  #skeletons = new Map<string, string>();
+  #claims: Claims;
 
   /** @param options The parts, the cookie key and the limits. */
   constructor(options: SessionsOptions) {
     this.#options = options;
+    this.#claims = new Claims(options.random);
     this.#expiry = new NameExpiry(options.offlineNameTtlMs ?? Infinity);
   }
 
@@ -146,9 +154,31 @@ export class Sessions implements UserDirectory {
     const responses = this.#options.responses();
     const existing = this.#users.get(m.name);
     const transient = m.transient === 1;
+    // Claimed names (issue 14): a key, a fresh challenge and a signature.
+    const claim = this.#claims.check(reg, now);
+    if (claim.kind === "refused") {
+      this.#options.drop("claim_refused");
+      return responses.respond(from, {
+        t: "err",
+        id: m.id,
+        code: "claimed",
+        name: m.name,
+      }, { requestSize: size, now });
+    }
+    if (claim.kind === "challenge") {
+      if (m.ch !== undefined) this.#options.drop("stale_challenge");
+      const ck = makeCookie(this.#options.cookieKey, from, { now });
+      const ch = this.#claims.challenge({ to: from, name: m.name }, now);
+      return responses.answerOnce(from, { t: "retry", id: m.id, ck, ch }, {
+        requestSize: size,
+        now,
+      });
+    }
+    const proven = claim.kind === "proven" ? claim.publicKey : undefined;
     const tokenOk = existing !== undefined && m.tok !== undefined &&
       m.tok === existing.token && sameAddress(existing.address, from);
-    if (!tokenOk) {
+    // A challenge answered from this address proves the address as a cookie does.
+    if (!tokenOk && proven === undefined) {
       const { cookieKey } = this.#options;
       if (
         m.ck === undefined ||
@@ -171,6 +201,18 @@ export class Sessions implements UserDirectory {
           now,
         });
       }
+      const look = skeleton(m.name);
+      const like = this.#skeletons.get(look);
+      if (like !== undefined) {
+        // A lookalike of a registered name (`userА` beside `userA`).
+        return responses.respond(from, {
+          t: "err",
+          id: m.id,
+          code: "confusable",
+          name: like,
+        }, { requestSize: size, now });
+      }
+      this.#skeletons.set(look, m.name);
       const user: User = {
         name: m.name,
         order: this.#nextOrder++,
@@ -182,35 +224,51 @@ export class Sessions implements UserDirectory {
       this.#users.set(m.name, user);
       this.#countName(m.name, from);
       this.#options.table().add(user);
-      return this.#login(user, { from, id: m.id, now, transient });
+      return this.#login(user, {
+        from,
+        id: m.id,
+        now,
+        transient,
+        claim: proven,
+      });
     }
     const user = existing;
     // Another claim is being checked: this one is answered once it is decided
     // (the client retransmits meanwhile).
     if (user.probing) return this.#options.drop("busy");
-    if (tokenOk) return this.#refresh(user, { from, id: m.id, now, transient });
+    const login = { from, id: m.id, now, transient, claim: proven };
+    if (tokenOk) return this.#refresh(user, login);
     if (user.online) {
       this.#options.emit({ type: "duplicate_login", name: user.name });
-      if (sameAddress(user.address, from)) {
-        return this.#login(user, { from, id: m.id, now, transient });
-      }
-      return this.#probe(user, reg, now);
+      if (sameAddress(user.address, from)) return this.#login(user, login);
+      return this.#probe(user, { ...reg, claim: proven }, now);
     }
-    // Offline, by dereg or because it stopped answering: names are not
-    // passwords, so a new session may take it (see protocol/README.md).
-    this.#login(user, { from, id: m.id, now, transient });
+    // Offline, by dereg or because it stopped answering: an unclaimed name is
+    // not a password, so a new session may take it; a claimed one was proven
+    // above (see protocol/README.md).
+    this.#login(user, login);
   }
 
   /** A deregistration (`dereg`) from an authenticated user. */
   deregister(
     req: Requester,
-    message: { id: number; name: string },
+    message: { id: number; name: string; sig?: string },
     now: number,
   ): void {
     const { user } = req;
     const { id, name } = message;
     const responses = this.#options.responses();
     const answer = { requestSize: req.size, now };
+    const signed = { name, tok: user.token, id, sig: message.sig };
+    if (name === user.name && !this.#claims.deregAllowed(signed)) {
+      this.#options.drop("claim_refused");
+      return responses.respond(req.from, {
+        t: "err",
+        id,
+        code: "claimed",
+        name,
+      }, answer);
+    }
     if (name !== user.name) {
       return responses.respond(req.from, {
         t: "err",
@@ -255,6 +313,8 @@ export class Sessions implements UserDirectory {
   // Removes a user that is Offline: its name, token and address.
   #forget(user: User): void {
     this.#users.delete(user.name);
+    this.#skeletons.delete(skeleton(user.name));
+    this.#claims.forget(user.name);
     this.#expiry.cameBack(user.name);
     this.#uncountName(user.name);
     if (user.token !== "") this.#byToken.delete(user.token);
@@ -310,7 +370,11 @@ export class Sessions implements UserDirectory {
   }
 
   // Is the old session still there? Ask it before handing the name over.
-  #probe(user: User, reg: Registration, now: number): void {
+  #probe(
+    user: User,
+    reg: Registration & { claim?: string },
+    now: number,
+  ): void {
     const { message: m, from: newcomer, size } = reg;
     const responses = this.#options.responses();
     user.probing = true;
@@ -338,6 +402,7 @@ export class Sessions implements UserDirectory {
           id: m.id,
           now: at,
           transient: m.transient === 1,
+          claim: reg.claim,
         });
       },
     });
@@ -364,6 +429,7 @@ export class Sessions implements UserDirectory {
   #welcome(user: User, login: Login): void {
     const { from, id, now } = login;
     user.transient = login.transient;
+    if (login.claim !== undefined) this.#claims.bind(user.name, login.claim);
     const { table, stored, notices } = this.#options;
     this.#moveTo(user, from, now);
     const wasOnline = user.online;

@@ -262,24 +262,26 @@ export class ServerState implements Machine<ServerEvent> {
   receiveDatagram(bytes: Uint8Array, from: Address, now: number): void {
     this.#stats.datagramsIn++;
     this.#stats.bytesIn += bytes.length;
-    // ACKs are exempt: they are cheap, never answered, and a client ACKing a
-    // big snapshot sends many at once.
+    // Validated traffic first (issue 13): what proved nothing shares one
+    // global budget, charged before anything else, even decoding, so that a
+    // spoofed flood costs as little as can be; a proven session has its fair
+    // share, ACKs exempt (cheap, never answered, and a client ACKing a big
+    // snapshot sends many at once).
+    const source = addressKey(from);
+    const proven = this.#sessions.isProven(from);
+    if (!proven) {
+      if (!this.#unprovenLimiter.allow(source, now)) {
+        return this.#drop("rate");
+      }
+      if (!this.#unprovenBudget.take(now)) return this.#drop("budget");
+    }
     const decoded = decodeMessage(bytes);
     const isAck = decoded.ok && decoded.message.t === "ack";
-    if (!isAck) {
-      // Validated traffic first: a proven session has its fair share; what
-      // proved nothing shares one global budget (issue 13).
-      const source = addressKey(from);
-      if (this.#sessions.isProven(from)) {
-        if (!this.#limiter.allow(source, now, { rate: this.#share() })) {
-          return this.#drop("rate");
-        }
-      } else {
-        if (!this.#unprovenLimiter.allow(source, now)) {
-          return this.#drop("rate");
-        }
-        if (!this.#unprovenBudget.take(now)) return this.#drop("budget");
-      }
+    if (
+      proven && !isAck &&
+      !this.#limiter.allow(source, now, { rate: this.#share() })
+    ) {
+      return this.#drop("rate");
     }
     if (!decoded.ok) return this.#drop(decoded.reason);
     this.#dispatch(decoded.message, { from, size: bytes.length, now });

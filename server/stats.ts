@@ -31,9 +31,14 @@ import type { DropReason } from "../protocol/codec.ts";
  * - `held`: a delivery every part of which the recipient ACKed as `held`
  *   (not shown): saved for it (a stored one stays saved), the recipient
  *   stays Online;
- * - `send_queue_answers`, `send_queue_bulk`: datagrams the runtime's send
- *   queue (`runtime/udp_driver.ts`) dropped because it was full, answers or
- *   the rest; counted by the driver, added to `stats` by the runtime.
+ * - `claim_refused`: a `reg` or `dereg` of a claimed name that did not prove
+ *   it (no key, another key, a bad signature).
+ * - `stale_challenge`: a claimed `reg` whose challenge was not one this server
+ *   issued to that address and name in the last 30 s, or was used already.
+ * - `send_queue_answers`, `send_queue_bulk`, `send_queue_challenges`:
+ *   datagrams the runtime's send queue (`runtime/udp_driver.ts`) dropped
+ *   because it was full: answers, the rest, or cookie challenges (`retry`,
+ *   sent last); counted by the driver, added to `stats` by the runtime.
  */
 export type ServerDropReason =
   | DropReason
@@ -52,7 +57,9 @@ export type ServerDropReason =
   | "quota"
   | "held"
   | "send_queue_answers"
-  | "send_queue_bulk";
+  | "send_queue_bulk"
+  | "claim_refused"
+  | "stale_challenge";
 
 /** Counters the server keeps. */
 export interface ServerStats {

@@ -94,8 +94,10 @@ interface Replica {
   watching?: Set<Replica>;
   /** Big rooms: the clients that looked this user up. */
   watchers?: Set<Replica>;
-  /** Big rooms: looked-up rows (or its own) changed and not yet sent. */
+  /** Big rooms: looked-up rows changed and not yet sent. */
   dirty?: Set<Replica>;
+  /** Big rooms: its own row changed and was not yet sent to it. */
+  selfDirty?: boolean;
   /** It asked for the full table (`sync`) in a room not too big for one. */
   snapshot?: boolean;
 }
@@ -153,6 +155,13 @@ export class TableReplication {
       transfer: null,
       failures: 0,
       row: { json: "", size: 0 },
+      // Every field set here, so each replica keeps one shape (and no
+      // out-of-object property store).
+      watching: undefined,
+      watchers: undefined,
+      dirty: undefined,
+      selfDirty: false,
+      snapshot: false,
     });
   }
 
@@ -162,7 +171,7 @@ export class TableReplication {
     replica.row = encodeRow(rowOf(user));
     if (this.#big) {
       // Its own row, and each looked-up copy, come back in summaries.
-      (replica.dirty ??= new Set()).add(replica);
+      replica.selfDirty = true;
       for (const w of replica.watchers ?? []) {
         (w.dirty ??= new Set()).add(replica);
       }
@@ -183,6 +192,7 @@ export class TableReplication {
     for (const t of replica.watching ?? []) t.watchers?.delete(replica);
     replica.watching = undefined;
     replica.dirty = undefined;
+    replica.selfDirty = false;
   }
 
   /**
@@ -262,7 +272,7 @@ export class TableReplication {
   sendOfflineCopy(user: User, since: number): void {
     if (this.#big) {
       const r = this.#replica(user);
-      const bytes = this.#encodeSummary(r, this.#changes(since), [r]);
+      const bytes = this.#encodeSummary(this.#changes(since), [r]);
       this.#options.out.push({ to: user.address, bytes });
       return;
     }
@@ -328,7 +338,7 @@ export class TableReplication {
       const r = replicas[(this.#flushFrom + k) % replicas.length];
       if (
         !r.user.online || r.transfer !== null ||
-        (r.ackedVersion >= this.#version && !(big && r.dirty?.size) &&
+        (r.ackedVersion >= this.#version && !(big && hasDirty(r)) &&
           !r.snapshot)
       ) continue;
       if (this.#inFlight >= TABLE_WINDOW) {
@@ -414,7 +424,6 @@ export class TableReplication {
   // One summary datagram: the counts, the listed rows, then as many of the
   // client's changed looked-up rows as fit (the rest go in the next one).
   #encodeSummary(
-    r: Replica,
     c: Changes,
     watched: Replica[],
     id = this.#options.ids.next(),
@@ -436,12 +445,18 @@ export class TableReplication {
   #sendSummary(r: Replica, c: Changes, now: number): void {
     let size = c.listed.reduce((n, x) => n + x.row.size + 1, 0);
     const watched: Replica[] = [];
+    if (r.selfDirty) {
+      r.selfDirty = false;
+      size += r.row.size + 1;
+      watched.push(r);
+    }
     for (const x of r.dirty ?? []) {
       if (size + x.row.size + 1 > SUMMARY_ROWS_BUDGET) break;
       size += x.row.size + 1;
       watched.push(x);
       r.dirty!.delete(x);
     }
+    if (r.dirty?.size === 0) r.dirty = undefined;
     const version = this.#version;
     const transfer: Transfer = {
       version,
@@ -455,7 +470,7 @@ export class TableReplication {
     const id = this.#options.ids.next();
     this.#inFlight++;
     this.#options.retransmitter.send(
-      { id, to: r.user.address, bytes: this.#encodeSummary(r, c, watched, id) },
+      { id, to: r.user.address, bytes: this.#encodeSummary(c, watched, id) },
       now,
       {
         deadline: now + BULK_WINDOW_MS,
@@ -476,7 +491,7 @@ export class TableReplication {
     r.transfer = null;
     r.ackedVersion = version;
     r.failures = 0;
-    if (version < this.#version || r.dirty?.size) this.scheduleFlush(now);
+    if (version < this.#version || hasDirty(r)) this.scheduleFlush(now);
   }
 
   #expired(r: Replica, version: number, now: number): void {
@@ -488,7 +503,8 @@ export class TableReplication {
       // A summary lost: its looked-up rows go in the next one, which names
       // what changed since the last one this client ACKed.
       for (const x of watched) {
-        if (r.watching?.has(x) || x === r) (r.dirty ??= new Set()).add(x);
+        if (x === r) r.selfDirty = true;
+        else if (r.watching?.has(x)) (r.dirty ??= new Set()).add(x);
       }
       if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
       return;
@@ -529,6 +545,11 @@ export class TableReplication {
       a.user.order - b.user.order
     );
   }
+}
+
+// Whether a big room's client has looked-up rows (or its own) to be sent.
+function hasDirty(r: Replica): boolean {
+  return r.selfDirty === true || (r.dirty?.size ?? 0) > 0;
 }
 
 function rowOf(user: User): Row {

@@ -434,15 +434,24 @@ Deno.test("stored delivery: a stored message whose parts were all ACKed `held` s
 
 Deno.test("stats: what the send queue shed is told with the other drops", () => {
   const stats = new ServerState({ random: seededBytes(3) }).stats();
-  const quiet = withSendShed({ type: "stats", stats }, { answers: 0, bulk: 0 });
+  const quiet = withSendShed({ type: "stats", stats }, {
+    answers: 0,
+    bulk: 0,
+    challenges: 0,
+  });
   assertEquals(quiet.type === "stats" && quiet.stats.dropped, {});
-  const busy = withSendShed({ type: "stats", stats }, { answers: 2, bulk: 7 });
+  const busy = withSendShed({ type: "stats", stats }, {
+    answers: 2,
+    bulk: 7,
+    challenges: 1,
+  });
   assertEquals(busy.type === "stats" && busy.stats.dropped, {
     send_queue_answers: 2,
     send_queue_bulk: 7,
+    send_queue_challenges: 1,
   });
   assertStringIncludes(
     describeServerEvent(busy).text,
-    "send_queue_answers=2 send_queue_bulk=7",
+    "send_queue_answers=2 send_queue_bulk=7 send_queue_challenges=1",
   );
 });

@@ -45,6 +45,12 @@ const CLIENT: { [T in ClientEventType]: Extract<ClientEvent, { type: T }> } = {
   server_not_responding: { type: "server_not_responding" },
   exiting: { type: "exiting" },
   name_in_use: { type: "name_in_use", name: "userA" },
+  name_claimed: { type: "name_claimed", name: "userA" },
+  confusable_name: {
+    type: "confusable_name",
+    name: "user\u0410",
+    like: "userA",
+  },
   server_full: { type: "server_full", request: "message" },
   too_big: { type: "too_big" },
   registration_refused: { type: "registration_refused", code: "bad_name" },

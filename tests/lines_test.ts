@@ -167,6 +167,26 @@ const ROWS: Row[] = [
     },
   },
   {
+    event: { type: "name_claimed", name: "userA" },
+    line: {
+      kind: "error",
+      event: "name_claimed",
+      text:
+        "[Username userA is protected by a passphrase: wrong passphrase, or not claimed in this session.]",
+      data: { name: "userA" },
+    },
+  },
+  {
+    event: { type: "confusable_name", name: "user\u0410", like: "userA" },
+    line: {
+      kind: "error",
+      event: "confusable_name",
+      text:
+        "[Username user\u0410 looks like userA, already registered: choose another name.]",
+      data: { name: "user\u0410", like: "userA" },
+    },
+  },
+  {
     event: { type: "server_full", request: "registration" },
     line: {
       kind: "error",
@@ -499,6 +519,8 @@ const TYPES: Record<ClientEventType, true> = {
   server_not_responding: true,
   exiting: true,
   name_in_use: true,
+  confusable_name: true,
+  name_claimed: true,
   server_full: true,
   too_big: true,
   registration_refused: true,

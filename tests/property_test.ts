@@ -48,6 +48,8 @@ const ERROR_CODES: ErrorCode[] = [
   "full",
   "too_big",
   "offline",
+  "confusable",
+  "claimed",
 ];
 const NOTE_KINDS: NoteKind[] = [
   "noack",
@@ -92,6 +94,8 @@ const textArb = fc.oneof(
   fc.string({ unit: unit16, maxLength: 300 }),
   fc.constantFrom("", "x".repeat(900), "\t".repeat(900), '"\\'.repeat(450)),
 );
+const b64Arb = (n: number) =>
+  fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{${n}}$`));
 const stampArb = fc.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
 const ckArb = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9_-]{22}$/),
@@ -178,6 +182,17 @@ function messagesOf(p: Pools): Arb<Message> {
       "transient",
     ]),
     rec("dereg", { id: p.id, name: p.name, tok: p.tok }),
+    // Claimed names (issue 14): a key, a challenge and a signature.
+    rec("reg", {
+      id: p.id,
+      name: p.name,
+      ck: ckArb,
+      pk: b64Arb(43),
+      ch: b64Arb(22),
+      sig: b64Arb(86),
+    }, ["ck"]),
+    rec("dereg", { id: p.id, name: p.name, tok: p.tok, sig: b64Arb(86) }),
+    rec("retry", { id: p.id, ck: ckArb, ch: b64Arb(22) }),
     rec("all", { id: p.id, tok: p.tok }, [], part),
     rec("save", { id: p.id, tok: p.tok, to: p.name }, [], part),
     rec("sync", { id: p.id, tok: p.tok }),
@@ -251,6 +266,7 @@ type Kind =
   | "uint"
   | "name"
   | "str64"
+  | "b64"
   | "key"
   | "ref"
   | "text"
@@ -275,8 +291,11 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     ck: "str64",
     tok: "str64",
     transient: "one",
+    pk: "b64",
+    ch: "b64",
+    sig: "b64",
   },
-  dereg: { id: "uint", name: "name", tok: "str64" },
+  dereg: { id: "uint", name: "name", tok: "str64", sig: "b64" },
   all: {
     id: "uint",
     tok: "str64",
@@ -298,7 +317,7 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
   ka: { id: "uint", tok: "str64" },
   who: { id: "uint", tok: "str64", name: "name" },
   ack: { id: "uint", r: "r", at: "stamp", rows: "rows" },
-  retry: { id: "uint", ck: "str64" },
+  retry: { id: "uint", ck: "str64", ch: "b64" },
   welcome: { id: "uint", tok: "str64", off: "uint", o0: "uint" },
   err: { id: "uint", code: "code", name: "name" },
   tbl: {
@@ -369,6 +388,8 @@ const BAD: Record<Kind, string[]> = {
     "7",
   ],
   str64: [JSON.stringify("x".repeat(65)), "7", ...HUGE],
+  // Keys, challenges and signatures: base64url of one exact length.
+  b64: ['""', '"short"', JSON.stringify("a".repeat(87)), '"a+/="', "7"],
   key: ['""', JSON.stringify("k".repeat(81)), "7"],
   ref: [JSON.stringify("r".repeat(81)), "7"],
   text: [JSON.stringify("t".repeat(901)), "7", "-1e400"],
@@ -975,21 +996,24 @@ function addDrop(d: Record<string, number>, reason: string): void {
 /**
  * The drop a server with these users makes of a datagram from a stranger.
  * A stranger proved nothing: before its datagram is even decoded, it is
- * charged to the global budget of unproven sources (issue 13), ACKs aside;
+ * charged to the global budget of unproven sources (issue 13), ACKs too;
  * `budget` models that budget (the server's defaults).
  */
 function serverDropFromStranger(
   bytes: Uint8Array,
   gate: { budget: TokenBucket; now: number },
 ): string | undefined {
+  if (!gate.budget.take(gate.now)) return "budget";
   const r = decodeMessage(bytes);
-  const isAck = r.ok && r.message.t === "ack";
-  if (!isAck && !gate.budget.take(gate.now)) return "budget";
   if (!r.ok) return r.reason;
   switch (r.message.t) {
     case "ack":
       return "stray_ack";
     case "reg":
+      // A signed reg's challenge was never issued to a stranger; a key alone
+      // is answered with a challenge; otherwise the cookie is checked.
+      if (r.message.ch !== undefined) return "stale_challenge";
+      if (r.message.pk !== undefined) return undefined;
       return r.message.ck !== undefined ? "bad_cookie" : undefined;
     case "dereg":
     case "all":
