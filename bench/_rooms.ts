@@ -39,6 +39,8 @@ export interface RoomRun {
   retransmitted: number;
   /** Server RSS after the storm, bytes. */
   serverRss: number;
+  /** The server's `stats` after the storm (its drop counters by reason among them). */
+  serverStats: Record<string, number>;
   /** Datagrams the kernel dropped at the server's socket (buffer full), storm and fan-out. */
   serverDrops: number;
   fanoutDrops: number;
@@ -121,6 +123,7 @@ export async function room(
     serverBytesIn: 0,
     retransmitted: 0,
     serverRss: 0,
+    serverStats: {},
     serverDrops: 0,
     fanoutDrops: 0,
     fanout: [],
@@ -164,6 +167,7 @@ export async function room(
     run.serverBytesOut = stats.bytes_out;
     run.serverBytesIn = stats.bytes_in;
     run.retransmitted = stats.retransmitted;
+    run.serverStats = stats;
     run.serverRss = memoryOf(server.pid).rss;
     run.serverDrops = udpDrops(port);
     // Each can reach anyone: lookups of random names from random clients.

@@ -741,7 +741,9 @@ if (runs("rooms")) {
           fmtBytes(r.serverBytesOut)
         } sent; ${fmtInt(r.retransmitted)} retransmitted; ${
           fmtInt(r.serverDrops)
-        } dropped by the kernel at the server; lookups ${r.found}/${r.lookups}`
+        } dropped by the kernel at the server, ${
+          fmtInt(r.serverStats.budget ?? 0)
+        } shed by its admission budget; lookups ${r.found}/${r.lookups}`
         : `NOT complete in ${
           CFG.roomCapMs / 1000
         } s: ${r.complete}/${n} know the room, ${r.registered} registered`,

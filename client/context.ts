@@ -6,6 +6,7 @@
  * @module
  */
 import type { ClaimKey } from "../protocol/claim.ts";
+import type { AgreementKey } from "../protocol/e2e_crypto.ts";
 import type { Address } from "../protocol/address.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { Outbox } from "../protocol/machine.ts";
@@ -48,6 +49,15 @@ export interface ClientOptions {
    * passphrase by the adapter: registrations and `dereg` are signed with it.
    */
   claim?: ClaimKey;
+  /**
+   * This client's X25519 key (issue 14), published at registration (`xk`);
+   * private messages to this client are sealed to it, and it seals those it
+   * sends to peers that published one. The adapter always gives one:
+   * derived from the passphrase with `--claim`, otherwise fresh for the
+   * session. Without it the core behaves as a client that predates
+   * encryption (plain text, no `xk`).
+   */
+  agreement?: AgreementKey;
 }
 
 /**
@@ -76,6 +86,10 @@ export class ClientContext {
   readonly transient: boolean;
   /** The claimed name's signing key, if `--claim`. */
   readonly claim: ClaimKey | undefined;
+  /** This client's X25519 key, if it has one: sealed messages open with it. */
+  readonly agreement: AgreementKey | undefined;
+  /** Random bytes (nonces of sealed messages). */
+  readonly random: (length: number) => Uint8Array;
   /** The datagrams to send, in the order they were made. */
   readonly out: Outbox = new Outbox();
   /** Retransmits every reliable datagram until its ACK or its deadline. */
@@ -114,6 +128,8 @@ export class ClientContext {
       b.toString(16).padStart(2, "0")
     ).join("");
     this.#keyPrefix = `${this.name}:${session}:`;
+    this.random = options.random;
+    this.agreement = options.agreement;
   }
 
   /** The server in use now. */

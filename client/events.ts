@@ -72,6 +72,12 @@ export type ClientEvent =
   | { type: "confusable_name"; name: string; like: string }
   /** The server refused this client's name: claimed, and not proven by this session. */
   | { type: "name_claimed"; name: string }
+  /**
+   * A claimed peer's X25519 key changed (issue 14): the server refuses that
+   * without a new claim, so it was claimed anew or someone is impersonating
+   * it. Private messages to it now go to the new key.
+   */
+  | { type: "key_changed"; name: string }
   /** A server limit refused a registration or a message. */
   | { type: "server_full"; request: "registration" | "message" }
   /** The server refused a message part as too long. */
@@ -202,7 +208,13 @@ export type ClientDropReason =
   | "unexpected"
   | "stray_ack"
   | "stray_response"
-  | "impersonation";
+  | "impersonation"
+  /**
+   * A sealed private message that did not open: tampered with, sealed to
+   * another key (an earlier session's), bound to another sender, recipient
+   * or key, or from a key other than the sender's row gives.
+   */
+  | "decrypt_failed";
 
 /** Where the client is in its life. */
 export type ClientPhase = "registering" | "online" | "offline" | "exited";

@@ -17,6 +17,7 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { RecentMap } from "../protocol/dedup.ts";
 import type { ChatMessage, WelcomeMessage } from "../protocol/messages.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
+import { fitsMessageLimit } from "../protocol/text.ts";
 import {
   REASSEMBLY_MAX_BUFFERED,
   SEEN_IDS_CAPACITY,
@@ -75,6 +76,11 @@ export class Inbox {
   #end = 0;
   #entries = new Map<number, ClientEvent | typeof SHOWN_BEFORE>();
   #headerShown = false;
+  // Sealed messages that did not open, by origin: ACKed `held`, never shown.
+  #unopened = new RecentMap<string, true>({
+    ttl: SEEN_KEYS_TTL_MS,
+    capacity: SEEN_KEYS_CAPACITY,
+  });
 
   /**
    * Makes an empty inbox.
@@ -109,9 +115,10 @@ export class Inbox {
    * message was shown.
    */
   ackFor(m: ChatMessage, arrival: Arrival): PartAck {
-    return m.pn === 1 || this.#seenKeys.has(originKey(m), arrival.now)
-      ? "shown"
-      : "held";
+    const origin = originKey(m);
+    if (this.#seenKeys.has(origin, arrival.now)) return "shown";
+    if (this.#unopened.has(origin, arrival.now)) return "held";
+    return m.pn === 1 ? "shown" : "held";
   }
 
   /**
@@ -142,6 +149,18 @@ export class Inbox {
       : this.#reassembler.add(source, m, now);
     if (r.status !== "complete") return;
     const origin = originKey(m);
+    const text = m.e === 1 ? this.#open(m, r.text) : r.text;
+    if (text === undefined) {
+      // Not shown, not taken for seen (a genuine copy may follow by another
+      // path), ACKed `held`; an offline-list entry is skipped.
+      ctx.drop("decrypt_failed");
+      this.#unopened.set(origin, true, now);
+      if (m.o !== undefined && m.o >= this.#next) {
+        this.#entries.set(m.o, SHOWN_BEFORE);
+        this.flush();
+      }
+      return;
+    }
     const dup = this.#seenKeys.has(origin, now);
     this.#seenKeys.set(origin, true, now);
     const own = m.from === ctx.name;
@@ -151,7 +170,7 @@ export class Inbox {
         from: m.from,
         group: m.g === 1,
         at: m.at!,
-        message: r.text,
+        message: text,
         own,
       };
       if (m.o < this.#next) {
@@ -165,9 +184,34 @@ export class Inbox {
     }
     if (dup) return;
     if (m.g === 1) {
-      return ctx.emit({ type: "group_message", from: m.from, message: r.text });
+      return ctx.emit({ type: "group_message", from: m.from, message: text });
     }
-    ctx.emit({ type: "message", from: m.from, message: r.text, own });
+    ctx.emit({ type: "message", from: m.from, message: text, own });
+  }
+
+  // Opens a sealed private message (protocol/e2e_crypto.ts): bound to its
+  // sender, this client and its key. A live one must come from the key the
+  // sender's row gives, when the table has one; an offline-list entry may be
+  // from an earlier session of the sender (the server vouches for `from`).
+  // The plaintext is validated as any text is.
+  #open(m: ChatMessage, sealed: string): string | undefined {
+    const ctx = this.#ctx;
+    if (m.g === 1 || ctx.agreement === undefined) return undefined;
+    const opened = ctx.agreement.open(sealed, {
+      from: m.from,
+      to: ctx.name,
+      k: m.k,
+    });
+    if (opened === undefined || !fitsMessageLimit(opened.text)) {
+      return undefined;
+    }
+    const rowKey = this.#options.table.row(m.from)?.[4];
+    if (
+      m.o === undefined && rowKey !== undefined && rowKey !== opened.senderKey
+    ) {
+      return undefined;
+    }
+    return opened.text;
   }
 
   /**

@@ -16,6 +16,8 @@
 import { type Address, sameAddress } from "../protocol/address.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import type { TextPart } from "../protocol/messages.ts";
+import { splitText } from "../protocol/text.ts";
+import { toParts } from "./text_parts.ts";
 import type { ClientContext } from "./context.ts";
 import type { Receipts } from "./receipts.ts";
 import type { ServerRequests } from "./server_requests.ts";
@@ -25,11 +27,15 @@ import type { TableReplica } from "./table_replica.ts";
 export interface PrivateMessage {
   /** The recipient's name. */
   to: string;
-  /** Its parts, under one message key. */
+  /** Its parts, under one message key (in plaintext until sealed). */
   parts: readonly TextPart[];
+  /** The whole text, sealed to the recipient's key before it leaves. */
+  text: string;
 }
 
 interface PeerSend extends PrivateMessage {
+  /** The recipient key its parts are sealed to, once sealed. */
+  sealedTo?: string;
   partsLeft: number;
   ids: number[];
   /** Where its parts went. */
@@ -149,6 +155,7 @@ export class Peers {
   // through the server (in order), which says whether it was received. It is
   // still a send to an Online user, and is printed as one.
   #viaServer(send: PeerSend, now: number): void {
+    this.#seal(send);
     if (this.#parts.table.row(send.to)?.[3] === 1) {
       this.#ctx.emit({ type: "sent", to: send.to });
     }
@@ -168,6 +175,7 @@ export class Peers {
       return this.#pump(to, now);
     }
     const ctx = this.#ctx;
+    this.#seal(send);
     const address = { hostname: row[1], port: row[2] };
     this.#inFlight.set(to, send);
     send.address = address;
@@ -186,6 +194,36 @@ export class Peers {
       );
       return id;
     });
+  }
+
+  // Seals the message to the key its recipient's row gives (issue 14), once
+  // (again only if that key changed): the same ciphertext goes peer to peer
+  // and through the server. A recipient that published no key (an old
+  // client), or an unclaimed one that is Offline, gets plain text; a sealed
+  // message is never sent plain.
+  #seal(send: PeerSend): void {
+    const ctx = this.#ctx;
+    const row = this.#parts.table.row(send.to);
+    const key = row?.[4];
+    if (key === undefined || send.sealedTo === key) return;
+    if (ctx.agreement === undefined) return;
+    // An unclaimed user's key lives as long as its process: what is saved
+    // for it while it is Offline must still be readable by the process it
+    // comes back with, so it goes plain (protocol/README.md, "Threat
+    // model"). A claimed user's key comes from its passphrase: always sealed.
+    if (send.sealedTo === undefined && row![3] === 0 && row![5] !== 1) return;
+    const k = send.parts[0].k;
+    const sealed = ctx.agreement.seal(send.text, {
+      to: key,
+      context: { from: ctx.name, to: send.to, k },
+      nonce: ctx.random(12),
+    });
+    if (sealed === undefined) return;
+    send.parts = toParts(k, splitText(sealed)).map((part) => ({
+      ...part,
+      e: 1,
+    }));
+    send.sealedTo = key;
   }
 
   #acked(send: PeerSend, ack: { id: number; now: number }): void {

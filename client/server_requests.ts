@@ -244,10 +244,19 @@ export class ServerRequests {
           if (req.ch !== undefined) {
             m.ch = req.ch;
             m.sig = ctx.claim.sign(
-              regPayload({ name: ctx.name, ch: req.ch, pk }),
+              regPayload({
+                name: ctx.name,
+                ch: req.ch,
+                pk,
+                ...(ctx.agreement === undefined
+                  ? {}
+                  : { xk: ctx.agreement.publicKey }),
+              }),
             );
           }
         }
+        // The key private messages to this client are sealed to (issue 14).
+        if (ctx.agreement !== undefined) m.xk = ctx.agreement.publicKey;
         break;
       case "dereg":
         m = { t: "dereg", id, name: ctx.name, tok };

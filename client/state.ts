@@ -346,7 +346,7 @@ export class ClientState implements Machine<ClientEvent> {
     const k = this.#ctx.nextKey();
     this.#remember(k, { to: c.to, message: c.text });
     this.#receipts.expect(k, "private");
-    this.#peers.send({ to: c.to, parts: toParts(k, texts) }, now);
+    this.#peers.send({ to: c.to, parts: toParts(k, texts), text: c.text }, now);
   }
 
   #sendAll(text: string, now: number): void {

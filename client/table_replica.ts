@@ -76,6 +76,9 @@ export class TableReplica {
   #pendingSummary: SummaryMessage | null = null;
   // Lookups under way: datagram id → name.
   #lookups = new Map<number, string>();
+  // The X25519 key each peer's row last gave (issue 14), kept across
+  // snapshots, to warn when a claimed peer's key changes.
+  #peerKeys = new Map<string, string>();
 
   /**
    * Makes an empty table, version -1.
@@ -322,6 +325,7 @@ export class TableReplica {
   }
 
   #upsert(row: Row): void {
+    this.#checkKey(row);
     const i = this.#index.get(row[0]);
     if (i === undefined) {
       this.#index.set(row[0], this.#rows.length);
@@ -333,6 +337,22 @@ export class TableReplica {
       this.#hooks.rowChanged(row[0]);
     }
     this.#rows[i] = row;
+  }
+
+  // A claimed peer's key that changed: the server refuses that without a
+  // new claim, so it is worth a warning. (An unclaimed name gets a fresh key
+  // with every session: nothing to warn about.)
+  #checkKey(row: Row): void {
+    const [name, , , , key, claimed] = row;
+    if (key === undefined || name === this.#ctx.name) return;
+    const before = this.#peerKeys.get(name);
+    if (before !== undefined && before !== key && claimed === 1) {
+      this.#ctx.emit({ type: "key_changed", name });
+    }
+    if (before === undefined && this.#peerKeys.size >= 4 * LOOKUP_CACHE * 64) {
+      this.#peerKeys.clear();
+    }
+    this.#peerKeys.set(name, key);
   }
 
   #changed(changed: readonly Row[], now: number): void {

@@ -28,15 +28,19 @@ const encoder = new TextEncoder();
 
 /**
  * The bytes a claimed `reg` signs: the name, the server's challenge and the
- * public key, under a fixed context string.
+ * public key, under a fixed context string; then the X25519 key `xk` when
+ * the `reg` carries one (so nobody on the path can swap it).
  *
- * @param reg The name, challenge and public key, as sent.
+ * @param reg The name, challenge, public key and X25519 key, as sent.
  * @returns The UTF-8 bytes signed.
  */
 export function regPayload(
-  reg: { name: string; ch: string; pk: string },
+  reg: { name: string; ch: string; pk: string; xk?: string },
 ): Uint8Array {
-  return encoder.encode(`udpchat/1 reg\n${reg.name}\n${reg.ch}\n${reg.pk}`);
+  const xk = reg.xk === undefined ? "" : `\n${reg.xk}`;
+  return encoder.encode(
+    `udpchat/1 reg\n${reg.name}\n${reg.ch}\n${reg.pk}${xk}`,
+  );
 }
 
 /**

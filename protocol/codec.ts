@@ -20,6 +20,7 @@ import type {
 } from "./messages.ts";
 import { type Fields, flag, name, str, uint } from "./_validate.ts";
 import { CHALLENGE_CHARS, PUBLIC_KEY_CHARS, SIGNATURE_CHARS } from "./claim.ts";
+import { AGREEMENT_KEY_CHARS } from "./e2e_crypto.ts";
 
 export { isValidName } from "./_validate.ts";
 
@@ -164,7 +165,9 @@ function part(o: Fields): TextPart | undefined {
   if (text === undefined || pn < 1 || pn > MAX_PARTS || pi >= pn) {
     return undefined;
   }
-  return { k, pi, pn, text };
+  // Sealed (private messages only): present only as 1.
+  if (o.e !== undefined && o.e !== 1) return undefined;
+  return o.e === 1 ? { k, pi, pn, text, e: 1 } : { k, pi, pn, text };
 }
 
 function rows(o: Fields, key = "rows"): Row[] | undefined {
@@ -172,8 +175,8 @@ function rows(o: Fields, key = "rows"): Row[] | undefined {
   if (!Array.isArray(v) || v.length > 64) return undefined;
   const out: Row[] = [];
   for (const r of v) {
-    if (!Array.isArray(r) || r.length !== 4) return undefined;
-    const [n, ip, port, online] = r as unknown[];
+    if (!Array.isArray(r) || r.length < 4 || r.length > 6) return undefined;
+    const [n, ip, port, online, key, claimed] = r as unknown[];
     const row = { n, ip, port, online } as Fields;
     const nm = name(row, "n");
     const addr = str(row, "ip", 45);
@@ -182,7 +185,16 @@ function rows(o: Fields, key = "rows"): Row[] | undefined {
     if (p === undefined || p > 65535 || (online !== 0 && online !== 1)) {
       return undefined;
     }
-    out.push([nm, addr, p, online]);
+    if (r.length === 4) {
+      out.push([nm, addr, p, online]);
+      continue;
+    }
+    // The X25519 key (base64url), then 1 for a claimed name.
+    const xk = b64({ key }, "key", AGREEMENT_KEY_CHARS);
+    if (xk === undefined || (r.length === 6 && claimed !== 1)) return undefined;
+    out.push(
+      r.length === 6 ? [nm, addr, p, online, xk, 1] : [nm, addr, p, online, xk],
+    );
   }
   return out;
 }
@@ -214,7 +226,8 @@ function readMessage(o: Fields): Message | undefined | "type" {
       const pk = optional(o, "pk", (f, k) => b64(f, k, PUBLIC_KEY_CHARS));
       const ch = optional(o, "ch", (f, k) => b64(f, k, CHALLENGE_CHARS));
       const sig = optional(o, "sig", (f, k) => b64(f, k, SIGNATURE_CHARS));
-      if (!pk.ok || !ch.ok || !sig.ok) return undefined;
+      const xk = optional(o, "xk", (f, k) => b64(f, k, AGREEMENT_KEY_CHARS));
+      if (!pk.ok || !ch.ok || !sig.ok || !xk.ok) return undefined;
       // A challenge and a signature come only with a key, and together.
       if ((ch.value === undefined) !== (sig.value === undefined)) {
         return undefined;
@@ -227,6 +240,7 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (pk.value !== undefined) m.pk = pk.value;
       if (ch.value !== undefined) m.ch = ch.value;
       if (sig.value !== undefined) m.sig = sig.value;
+      if (xk.value !== undefined) m.xk = xk.value;
       return m;
     }
     case "dereg": {
@@ -241,7 +255,8 @@ function readMessage(o: Fields): Message | undefined | "type" {
     case "all": {
       const tok = str(o, "tok", TOKEN_MAX);
       const p = part(o);
-      return tok === undefined || p === undefined
+      // Group text is never sealed: the server prints it.
+      return tok === undefined || p === undefined || p.e !== undefined
         ? undefined
         : { t, id, tok, ...p };
     }
@@ -367,6 +382,7 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (from === undefined || g === undefined || p === undefined) {
         return undefined;
       }
+      if (g === 1 && p.e !== undefined) return undefined;
       if (
         !at.ok || !off.ok ||
         (at.value === undefined) !== (off.value === undefined)

@@ -150,6 +150,14 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
           `[Username ${event.name} is protected by a passphrase: wrong passphrase, or not claimed in this session.]`,
         data: { name: event.name },
       };
+    case "key_changed":
+      return {
+        kind: "error",
+        event: "key_changed",
+        text:
+          `[Warning: the encryption key of ${event.name} changed. Unless ${event.name} claimed the name again, someone may be impersonating them.]`,
+        data: { name: event.name },
+      };
     case "confusable_name":
       return {
         kind: "error",

@@ -4,8 +4,19 @@
  * @module
  */
 
-/** One row of the user table: name, IP address, port, 1 when Online. */
-export type Row = [name: string, ip: string, port: number, online: 0 | 1];
+/**
+ * One row of the user table: name, IP address, port, 1 when Online; then,
+ * when the user published one, its X25519 public key (base64url, 43
+ * characters; see protocol/e2e_crypto.ts), and 1 when the name is claimed.
+ */
+export type Row = [
+  name: string,
+  ip: string,
+  port: number,
+  online: 0 | 1,
+  key?: string,
+  claimed?: 1,
+];
 
 /** One stored message as it travels in an offline delivery. */
 export interface TextPart {
@@ -17,6 +28,11 @@ export interface TextPart {
   pn: number;
   /** This part's text. */
   text: string;
+  /**
+   * 1 when the text (all parts joined) is a private message sealed to its
+   * recipient's X25519 key (protocol/e2e_crypto.ts); never on group messages.
+   */
+  e?: 1;
 }
 
 /** Client to server: register or re-register a name. */
@@ -43,6 +59,11 @@ export interface RegMessage {
   ch?: string;
   /** Claimed names: the Ed25519 signature of `regPayload`, base64url. */
   sig?: string;
+  /**
+   * The client's X25519 public key, base64url (protocol/e2e_crypto.ts):
+   * published in its table row; private messages are sealed to it.
+   */
+  xk?: string;
 }
 
 /** Client to server: go Offline. */

@@ -28,6 +28,12 @@ export * from "./dedup.ts";
 export * from "./events.ts";
 export * from "./machine.ts";
 export { type ClaimKey, claimKeyFromSeed } from "./claim.ts";
+export {
+  type AgreementKey,
+  agreementKeyFromSecret,
+  type SealContext,
+  sealedLength,
+} from "./e2e_crypto.ts";
 export * from "./messages.ts";
 export * from "./rate_limit.ts";
 export * from "./reassembly.ts";

@@ -10,6 +10,7 @@
  * @module
  */
 import { MAX_MESSAGE_BYTES } from "./constants.ts";
+import { sealedLength } from "./e2e_crypto.ts";
 import type { TextPart } from "./messages.ts";
 import { utf8Length } from "./text.ts";
 
@@ -108,7 +109,9 @@ export class Reassembler {
     this.#max = options.maxBuffered ?? 4 * 1024 * 1024;
     this.#maxBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.#perSource = options.maxPerSource ?? 2;
-    this.#maxPerSource = options.maxBufferedPerSource ?? 2 * MAX_MESSAGE_BYTES;
+    // Two sealed messages (a sealed one is longer than its plaintext).
+    this.#maxPerSource = options.maxBufferedPerSource ??
+      2 * sealedLength(MAX_MESSAGE_BYTES);
   }
 
   /** Text currently held in incomplete messages, in UTF-16 units. */
@@ -133,8 +136,12 @@ export class Reassembler {
    * refused.
    */
   add(source: string, part: TextPart, now: number): PartResult {
+    // A sealed message (`e`) is as long as its plaintext sealed.
+    const maxBytes = part.e === 1
+      ? sealedLength(this.#maxBytes)
+      : this.#maxBytes;
     if (part.pn === 1) {
-      return utf8Length(part.text) > this.#maxBytes
+      return utf8Length(part.text) > maxBytes
         ? this.#tooBig()
         : { status: "complete", text: part.text };
     }
@@ -149,7 +156,7 @@ export class Reassembler {
     }
     const n = part.text.length;
     const bytes = utf8Length(part.text);
-    if ((p?.bytes ?? 0) + bytes > this.#maxBytes) {
+    if ((p?.bytes ?? 0) + bytes > maxBytes) {
       if (p !== undefined) this.#remove(p);
       return this.#tooBig();
     }

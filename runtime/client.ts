@@ -5,6 +5,10 @@
  * @module
  */
 import type { ClaimKey } from "../protocol/claim.ts";
+import {
+  type AgreementKey,
+  agreementKeyFromSecret,
+} from "../protocol/e2e_crypto.ts";
 import { deriveClaimKeys, firstLine, promptPassphrase } from "./claim_key.ts";
 import {
   EXIT_COMMAND_FAILED,
@@ -143,6 +147,9 @@ export async function runClient(options: RunClientOptions): Promise<number> {
   // `--claim`: the passphrase, from a no-echo prompt or the first line of
   // piped input (whose other lines are the commands, as without it).
   let claim: ClaimKey | undefined;
+  // The X25519 key: from the passphrase with `--claim` (the same in every
+  // session, so messages saved meanwhile open), else fresh for this session.
+  let agreement: AgreementKey | undefined;
   let input: ReadableStream<Uint8Array> | undefined;
   if (options.claim) {
     let passphrase: string | undefined;
@@ -157,7 +164,9 @@ export async function runClient(options: RunClientOptions): Promise<number> {
       writeErr("udpchat: --claim needs a passphrase\n");
       return EXIT_FAILURE;
     }
-    claim = (await deriveClaimKeys(passphrase, options.name)).signing;
+    const keys = await deriveClaimKeys(passphrase, options.name);
+    claim = keys.signing;
+    agreement = agreementKeyFromSecret(keys.x25519);
   }
   // `send NAME -` and `send_all -`: the message is standard input.
   const body = scripted ? await stdinBody(exec) : undefined;
@@ -208,6 +217,8 @@ export async function runClient(options: RunClientOptions): Promise<number> {
     // An `--exec` run leaves no row behind (issue 12, item 12).
     transient: scripted,
     claim,
+    agreement: agreement ??
+      agreementKeyFromSecret(crypto.getRandomValues(new Uint8Array(32))),
   });
   const { promise: done, resolve: finish } = Promise.withResolvers<number>();
   let inputEnded = false;

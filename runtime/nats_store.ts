@@ -755,5 +755,6 @@ function parseStored(json: string): StoredMessage | undefined {
     text: o.text,
     messageKey: o.messageKey,
     savedAt: o.savedAt,
+    ...(o.sealed === true ? { sealed: true } : {}),
   };
 }

@@ -5,9 +5,10 @@
  * The send queue is bounded (issue 13): answers (`ack`, `err`, `welcome`)
  * go in a queue of their own, sent ahead of everything else; the rest
  * (deliveries, notices, tables) keeps its order in a second queue; cookie
- * challenges (`retry`), which only sources that proved nothing get, come
- * last, in a small queue of their own, so that a spoofed flood's answers
- * never delay what goes to proven sessions. When a queue is full, new
+ * challenges (`retry`), which only sources that proved nothing get, wait in
+ * a small queue of their own and take at most one send in eight while
+ * other traffic waits, so that a spoofed flood's answers never hold up what
+ * goes to proven sessions, and new users still get in. When a queue is full, new
  * datagrams are dropped and counted ({@linkcode UdpDriver.shed}): the
  * machine retransmits what still matters.
  *
@@ -86,6 +87,10 @@ export function isAnswer(bytes: Uint8Array): boolean {
   const t = typeOf(bytes);
   return t !== undefined && ANSWER_TYPES.has(t);
 }
+
+// At most one send in this many is a cookie challenge while other traffic
+// waits.
+const CHALLENGE_TURN = 8;
 
 // Sends in a row before giving the receive loop a turn.
 const SEND_BATCH = 32;
@@ -240,8 +245,11 @@ export class UdpDriver<E> {
     let n = 0;
     try {
       while (this.queued > 0 && !this.#closed) {
-        const d = this.#answers.shift() ?? this.#bulk.shift() ??
-          this.#challenges.shift()!;
+        // Every CHALLENGE_TURN-th send may be a challenge, so that new
+        // users still get in under heavy bulk traffic.
+        const d = this.#answers.shift() ??
+          (n % CHALLENGE_TURN === 0 ? this.#challenges.shift() : undefined) ??
+          this.#bulk.shift() ?? this.#challenges.shift()!;
         try {
           await this.#conn.send(d.bytes, {
             transport: "udp",

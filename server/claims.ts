@@ -37,6 +37,9 @@ export type ClaimCheck =
 /** Bound keys and outstanding challenges. */
 export class Claims {
   #keys = new Map<string, string>();
+  // A claimed name's X25519 key, bound with its claim: it changes only with
+  // a new claim (after the name was forgotten).
+  #agreementKeys = new Map<string, string>();
   // Challenge → the address and name it was issued to, and when.
   #challenges = new Map<string, { to: string; name: string; at: number }>();
   #random: (length: number) => Uint8Array;
@@ -56,14 +59,28 @@ export class Claims {
     return this.#keys.size;
   }
 
-  /** Binds a key to a name (the first claim, once proven). */
-  bind(name: string, publicKey: string): void {
-    if (!this.#keys.has(name)) this.#keys.set(name, publicKey);
+  /**
+   * Binds a key to a name (the first claim, once proven), with its X25519
+   * key when the registration brought one.
+   */
+  bind(name: string, publicKey: string, agreementKey?: string): void {
+    if (!this.#keys.has(name)) {
+      this.#keys.set(name, publicKey);
+      if (agreementKey !== undefined) {
+        this.#agreementKeys.set(name, agreementKey);
+      }
+    }
+  }
+
+  /** The X25519 key bound to a claimed name, if any. */
+  agreementKeyOf(name: string): string | undefined {
+    return this.#agreementKeys.get(name);
   }
 
   /** Forgets a name's claim (the name itself is forgotten). */
   forget(name: string): void {
     this.#keys.delete(name);
+    this.#agreementKeys.delete(name);
   }
 
   /**
@@ -108,6 +125,11 @@ export class Claims {
     if (bound !== undefined && bound !== m.pk) {
       return { kind: "refused", why: "other_key" };
     }
+    // A claimed name's X25519 key changes only with a new claim.
+    const agreement = this.#agreementKeys.get(m.name);
+    if (bound !== undefined && agreement !== undefined && agreement !== m.xk) {
+      return { kind: "refused", why: "other_key" };
+    }
     if (m.ch === undefined || m.sig === undefined) return { kind: "challenge" };
     this.#purge(now);
     const issued = this.#challenges.get(m.ch);
@@ -119,7 +141,12 @@ export class Claims {
       return { kind: "challenge" };
     }
     this.#challenges.delete(m.ch);
-    const payload = regPayload({ name: m.name, ch: m.ch, pk: m.pk });
+    const payload = regPayload({
+      name: m.name,
+      ch: m.ch,
+      pk: m.pk,
+      ...(m.xk === undefined ? {} : { xk: m.xk }),
+    });
     return verifySignature({ pk: m.pk, sig: m.sig, payload })
       ? { kind: "proven", publicKey: m.pk }
       : { kind: "refused", why: "bad_signature" };

@@ -104,9 +104,18 @@ export const DELIVERY_WINDOW = 128;
  * 80 ms at most, so a lost datagram still gets five tries in the window. In a
  * `send_all` to 10,000 the ACKs of a full window come back later than the
  * chat's RTO (20 to 80 ms): 42% of the deliveries were sent twice, which
- * doubled the fan-out's time (1.0 s; 0.38 to 0.56 s without them).
+ * doubled the fan-out's time (1.0 s; 0.38 to 0.56 s without them). Only
+ * while at least {@linkcode DELIVERY_BUSY_PENDING} datagrams await an ACK:
+ * a quiet server retransmits at the chat's RTO, as before.
  */
 export const DELIVERY_MIN_TIMEOUT_MS = 100;
+
+/**
+ * Datagrams awaiting an ACK (over all kinds) from which a delivery's first
+ * retransmission waits {@linkcode DELIVERY_MIN_TIMEOUT_MS}: half a delivery
+ * window, as in a `send_all` to a big room.
+ */
+export const DELIVERY_BUSY_PENDING = 64;
 
 /** Notices kept per Offline user until it is back; later ones are dropped. */
 export const MAX_HELD_NOTICES = 100;

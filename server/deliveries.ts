@@ -34,6 +34,8 @@ export interface Delivery {
   text: string;
   /** The sender's message key. */
   messageKey: string;
+  /** A private message sealed to its recipient (sent with `e: 1`). */
+  sealed?: boolean;
 }
 
 /** What the delivery queues tell the rest of the server. */

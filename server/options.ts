@@ -75,7 +75,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   rateLimit: 1_000,
   capacity: 30_000,
   minShare: 50,
-  unvalidatedRate: 2_000,
+  unvalidatedRate: 4_000,
   unvalidatedBurst: 1_000,
   namesPerAddress: 16,
   namesPerHost: 1_024,

@@ -18,7 +18,8 @@ import type {
   ErrorCode,
   SaveMessage,
 } from "../protocol/messages.ts";
-import { MAX_PARTS } from "../protocol/constants.ts";
+import { MAX_MESSAGE_BYTES, MAX_PARTS } from "../protocol/constants.ts";
+import { sealedLength } from "../protocol/e2e_crypto.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
 import { fitsMessageLimit, splitText } from "../protocol/text.ts";
 import { formatStamp } from "../protocol/time.ts";
@@ -82,10 +83,17 @@ export const SAVE_QUOTA_WINDOW_MS = 3_600_000;
 
 /**
  * Whether a whole message is one a client takes: at most 16 KiB of UTF-8
- * and at most 64 parts as the server splits it for delivery.
+ * (a sealed one: as long as 16 KiB sealed, see protocol/e2e_crypto.ts) and
+ * at most 64 parts as the server splits it for delivery.
  */
-export function deliverable(text: string): boolean {
-  return fitsMessageLimit(text) && splitText(text).length <= MAX_PARTS;
+export function deliverable(
+  text: string,
+  options: { sealed?: boolean } = {},
+): boolean {
+  const fits = options.sealed === true
+    ? text.length <= sealedLength(MAX_MESSAGE_BYTES)
+    : fitsMessageLimit(text);
+  return fits && splitText(text).length <= MAX_PARTS;
 }
 
 // Senders whose quota is remembered before stale entries are trimmed.
@@ -168,6 +176,8 @@ export class Relay {
       text,
       messageKey: m.k,
     };
+    // Sealed to the recipient: stored and delivered as it came, unread.
+    if (m.e === 1) d.sealed = true;
     if (
       !target.online &&
       !this.#withinQuota(d.from, text, { offlineCopies: 1, now })
@@ -196,6 +206,7 @@ export class Relay {
       text,
       messageKey: m.k,
       savedAt,
+      ...(m.e === 1 ? { sealed: true } : {}),
     }, {
       now,
       then: (outcome, at) => {
@@ -234,6 +245,7 @@ export class Relay {
       text: d.text,
       messageKey: d.messageKey,
       savedAt,
+      ...(d.sealed === true ? { sealed: true } : {}),
     }, {
       now,
       then: (outcome, at) => {
@@ -274,7 +286,10 @@ export class Relay {
     const r = this.#reassembler.add(req.user.name, m, now);
     const evicted = this.#reassembler.shed.evicted - shed.evicted;
     for (let i = 0; i < evicted; i++) this.#options.drop("partial_evicted");
-    if (r.status === "complete" && deliverable(r.text)) return r.text;
+    const sealed = m.e === 1;
+    if (r.status === "complete" && deliverable(r.text, { sealed })) {
+      return r.text;
+    }
     const refusal = r.status === "complete"
       ? "too_big"
       : r.status === "refused"

@@ -15,6 +15,7 @@ import { splitText } from "../protocol/text.ts";
 import {
   BULK_MAX_BACKOFF_MS,
   BULK_WINDOW_MS,
+  DELIVERY_BUSY_PENDING,
   DELIVERY_MIN_TIMEOUT_MS,
   PING_WINDOW_MS,
 } from "./constants.ts";
@@ -50,6 +51,8 @@ export interface ChatText {
   group: boolean;
   /** The sender's message key. */
   messageKey: string;
+  /** A private message sealed to its recipient (sent with `e: 1`). */
+  sealed?: boolean;
   /** The whole text. */
   text: string;
   /** For a stored message: when it was saved, `YYYY-MM-DD HH:MM:SS`. */
@@ -106,7 +109,11 @@ export class ReliableSender {
             ? PING_WINDOW_MS
             : ACK_WINDOW_MS),
         maxBackoff: window === "bulk" ? BULK_MAX_BACKOFF_MS : undefined,
-        minTimeout: window === "chat" ? DELIVERY_MIN_TIMEOUT_MS : undefined,
+        // Behind a busy window, ACKs come back later than the chat's RTO.
+        minTimeout: window === "chat" &&
+            this.#options.retransmitter.size >= DELIVERY_BUSY_PENDING
+          ? DELIVERY_MIN_TIMEOUT_MS
+          : undefined,
         onAck: options.onAck,
         onExpire: options.onExpire,
       },
@@ -144,6 +151,7 @@ export class ReliableSender {
         pn: parts.length,
         text,
       };
+      if (chat.sealed === true) message.e = 1;
       if (chat.savedAt !== undefined) message.at = chat.savedAt;
       if (chat.listIndex !== undefined) message.o = chat.listIndex;
       const { onPartAck, ...rest } = options;

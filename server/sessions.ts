@@ -88,6 +88,8 @@ interface Login {
   transient: boolean;
   /** A proven claim: the public key to bind to the name if it is not yet. */
   claim?: string;
+  /** The session's X25519 public key, published in its row. */
+  agreementKey?: string;
 }
 
 /** The registered users and their sessions. */
@@ -230,13 +232,21 @@ export class Sessions implements UserDirectory {
         now,
         transient,
         claim: proven,
+        agreementKey: m.xk,
       });
     }
     const user = existing;
     // Another claim is being checked: this one is answered once it is decided
     // (the client retransmits meanwhile).
     if (user.probing) return this.#options.drop("busy");
-    const login = { from, id: m.id, now, transient, claim: proven };
+    const login = {
+      from,
+      id: m.id,
+      now,
+      transient,
+      claim: proven,
+      agreementKey: m.xk,
+    };
     if (tokenOk) return this.#refresh(user, login);
     if (user.online) {
       this.#options.emit({ type: "duplicate_login", name: user.name });
@@ -403,6 +413,7 @@ export class Sessions implements UserDirectory {
           now: at,
           transient: m.transient === 1,
           claim: reg.claim,
+          agreementKey: m.xk,
         });
       },
     });
@@ -429,7 +440,11 @@ export class Sessions implements UserDirectory {
   #welcome(user: User, login: Login): void {
     const { from, id, now } = login;
     user.transient = login.transient;
-    if (login.claim !== undefined) this.#claims.bind(user.name, login.claim);
+    if (login.claim !== undefined) {
+      this.#claims.bind(user.name, login.claim, login.agreementKey);
+    }
+    user.agreementKey = login.agreementKey;
+    user.claimed = this.#claims.keyOf(user.name) !== undefined;
     const { table, stored, notices } = this.#options;
     this.#moveTo(user, from, now);
     const wasOnline = user.online;

@@ -263,13 +263,14 @@ export class ServerState implements Machine<ServerEvent> {
     this.#stats.datagramsIn++;
     this.#stats.bytesIn += bytes.length;
     // Validated traffic first (issue 13): what proved nothing shares one
-    // global budget, charged before anything else, even decoding, so that a
-    // spoofed flood costs as little as can be; a proven session has its fair
-    // share, ACKs exempt (cheap, never answered, and a client ACKing a big
-    // snapshot sends many at once).
+    // global budget, charged before the datagram is even decoded, so that a
+    // spoofed flood costs as little as can be; a proven session has its
+    // fair share. ACKs are exempt (cheap, never answered, and a client
+    // ACKing a big snapshot sends many at once): told apart by their first
+    // bytes before decoding, by their type after.
     const source = addressKey(from);
     const proven = this.#sessions.isProven(from);
-    if (!proven) {
+    if (!proven && !startsAsAck(bytes)) {
       if (!this.#unprovenLimiter.allow(source, now)) {
         return this.#drop("rate");
       }
@@ -459,4 +460,20 @@ export class ServerState implements Machine<ServerEvent> {
     this.#responses.respond(req.from, { t: "ack", id }, answer);
     this.#table.requestSnapshot(req.user, now);
   }
+}
+
+// `{"v":1,"t":"ack"`, as every ACK is encoded (`v` and `t` first).
+const ACK_PREFIX = new TextEncoder().encode('{"v":1,"t":"ack"');
+
+/**
+ * Whether a datagram begins as an encoded ACK: a test without decoding, so
+ * that ACKs from sources that proved nothing are not charged to their
+ * budget. One that only looks like an ACK is decoded and dropped as usual.
+ */
+function startsAsAck(bytes: Uint8Array): boolean {
+  if (bytes.length < ACK_PREFIX.length) return false;
+  for (let i = 0; i < ACK_PREFIX.length; i++) {
+    if (bytes[i] !== ACK_PREFIX[i]) return false;
+  }
+  return true;
 }

@@ -27,6 +27,11 @@ export interface StoredMessage {
   messageKey: string;
   /** Server time stamp when it was saved, `YYYY-MM-DD HH:MM:SS`. */
   savedAt: string;
+  /**
+   * Whether `text` is sealed to the recipient (protocol/e2e_crypto.ts): the
+   * server stores and delivers it as it came, and cannot read it.
+   */
+  sealed?: boolean;
 }
 
 /** What the core asks a store to do. */

@@ -129,6 +129,8 @@ export class TableReplication {
   #inFlight = 0;
   /** Whether clients wait for room in the window. */
   #starved = false;
+  /** Whether the last flush found a big room (clients held summaries). */
+  #wasBig = false;
   /** Where the next flush starts its round robin. */
   #flushFrom = 0;
 
@@ -330,6 +332,12 @@ export class TableReplication {
       : this.#version;
     let snapshot: string[][] | undefined;
     const big = this.#big;
+    if (!big && this.#wasBig) {
+      // Back to a small room (rows removed): clients held summaries, not
+      // rows, so each gets a full snapshot.
+      for (const r of this.#replicas.values()) r.ackedVersion = -1;
+    }
+    this.#wasBig = big;
     // What changed since each base version, worked out once per flush.
     const changes = new Map<number, Changes>();
     // Round robin from where the last flush stopped, while the window allows.
@@ -553,10 +561,17 @@ function hasDirty(r: Replica): boolean {
 }
 
 function rowOf(user: User): Row {
-  return [
+  const row: Row = [
     user.name,
     user.address.hostname,
     user.address.port,
     user.online ? 1 : 0,
   ];
+  // The X25519 key, then the claimed flag (issue 14): absent for an old
+  // client that published no key.
+  if (user.agreementKey !== undefined) {
+    row.push(user.agreementKey);
+    if (user.claimed === true) row.push(1);
+  }
+  return row;
 }

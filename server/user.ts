@@ -26,6 +26,15 @@ export interface User {
    * `--exec` sends): when it leaves, its row is removed, not kept Offline.
    */
   transient?: boolean;
+  /**
+   * The X25519 public key of its current session (base64url), published in
+   * its row (protocol/e2e_crypto.ts); kept while it is Offline, so that
+   * messages saved for it are sealed to the key it will come back with
+   * (the same process, or the same passphrase for a claimed name).
+   */
+  agreementKey?: string;
+  /** Whether its name is claimed (published in its row). */
+  claimed?: boolean;
 }
 
 /** Finds registered users: the sessions part, as the other parts see it. */

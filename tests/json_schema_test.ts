@@ -46,6 +46,7 @@ const CLIENT: { [T in ClientEventType]: Extract<ClientEvent, { type: T }> } = {
   exiting: { type: "exiting" },
   name_in_use: { type: "name_in_use", name: "userA" },
   name_claimed: { type: "name_claimed", name: "userA" },
+  key_changed: { type: "key_changed", name: "userB" },
   confusable_name: {
     type: "confusable_name",
     name: "user\u0410",

@@ -177,6 +177,16 @@ const ROWS: Row[] = [
     },
   },
   {
+    event: { type: "key_changed", name: "userB" },
+    line: {
+      kind: "error",
+      event: "key_changed",
+      text:
+        "[Warning: the encryption key of userB changed. Unless userB claimed the name again, someone may be impersonating them.]",
+      data: { name: "userB" },
+    },
+  },
+  {
     event: { type: "confusable_name", name: "user\u0410", like: "userA" },
     line: {
       kind: "error",
@@ -521,6 +531,7 @@ const TYPES: Record<ClientEventType, true> = {
   name_in_use: true,
   confusable_name: true,
   name_claimed: true,
+  key_changed: true,
   server_full: true,
   too_big: true,
   registration_refused: true,

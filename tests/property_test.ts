@@ -294,6 +294,7 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     pk: "b64",
     ch: "b64",
     sig: "b64",
+    xk: "b64",
   },
   dereg: { id: "uint", name: "name", tok: "str64", sig: "b64" },
   all: {
@@ -312,6 +313,7 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     pi: "pi",
     pn: "pn",
     text: "text",
+    e: "one",
   },
   sync: { id: "uint", tok: "str64" },
   ka: { id: "uint", tok: "str64" },
@@ -348,6 +350,7 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
     text: "text",
     at: "stamp",
     o: "uint",
+    e: "one",
   },
   note: {
     id: "uint",
@@ -996,14 +999,18 @@ function addDrop(d: Record<string, number>, reason: string): void {
 /**
  * The drop a server with these users makes of a datagram from a stranger.
  * A stranger proved nothing: before its datagram is even decoded, it is
- * charged to the global budget of unproven sources (issue 13), ACKs too;
- * `budget` models that budget (the server's defaults).
+ * charged to the global budget of unproven sources (issue 13), unless it
+ * begins as an encoded ACK; `budget` models that budget (the server's
+ * defaults).
  */
 function serverDropFromStranger(
   bytes: Uint8Array,
   gate: { budget: TokenBucket; now: number },
 ): string | undefined {
-  if (!gate.budget.take(gate.now)) return "budget";
+  // What begins as an encoded ACK is exempt (it is never answered).
+  const ackLike = new TextDecoder().decode(bytes.subarray(0, 16)) ===
+    '{"v":1,"t":"ack"';
+  if (!ackLike && !gate.budget.take(gate.now)) return "budget";
   const r = decodeMessage(bytes);
   if (!r.ok) return r.reason;
   switch (r.message.t) {
