@@ -145,40 +145,49 @@ while sent < count and time.time() - t0 < seconds:
 print("sent %d in %.2f s" % (sent, time.time() - t0), flush=True)
 `;
 
-/** The server's resident set in bytes, from /proc/PID/status. */
-function rssOf(pid: number): number {
+/**
+ * The server's resident set in bytes, from /proc/PID/status (read by `cat`:
+ * Deno reads /proc only with every permission).
+ */
+async function rssOf(pid: number): Promise<number> {
   try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const r = await new Deno.Command("cat", {
+      args: [`/proc/${pid}/status`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const status = new TextDecoder().decode(r.stdout);
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
   } catch {
     return 0;
   }
 }
 
-/** The pid of the server process listening on `port` inside `ns`. */
+/** The pid of the server process (`main.ts -s PORT`) inside `ns`. */
 function serverPid(ns: string, port: number): number {
+  const seen: string[] = [];
   for (const pid of run("ip", ["netns", "pids", ns]).out.split(/\s+/)) {
-    if (pid === "") continue;
-    try {
-      const argv = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
-      const s = argv.indexOf("-s");
-      if (s >= 0 && argv[s + 1] === String(port)) return Number(pid);
-    } catch {
-      // Gone meanwhile.
-    }
+    if (!/^\d+$/.test(pid)) continue;
+    const argv = run("cat", [`/proc/${pid}/cmdline`]).out.split("\0");
+    seen.push(`${pid}: ${argv.join(" ")}`);
+    const s = argv.indexOf("-s");
+    if (s >= 0 && argv[s + 1] === String(port)) return Number(pid);
   }
-  throw new Error(`no server process on port ${port} in ${ns}`);
+  throw new Error(
+    `no server process on port ${port} in ${ns}; seen:\n${seen.join("\n")}`,
+  );
 }
 
 /** Samples a process's RSS every 200 ms until stopped. */
-function rssSampler(pid: number): { stop: () => number[] } {
+function rssSampler(pid: number): { stop: () => Promise<number[]> } {
   const samples = [rssOf(pid)];
   const timer = setInterval(() => samples.push(rssOf(pid)), 200);
   return {
     stop: () => {
       clearInterval(timer);
       samples.push(rssOf(pid));
-      return samples;
+      return Promise.all(samples);
     },
   };
 }
@@ -429,7 +438,12 @@ async function calm(s: Scene, name: string, n: number): Promise<Phase> {
   const rss = rssSampler(s.pid);
   const from = s.chat.rtts.length;
   for (let i = 0; i < n; i++) await s.chat.paced(name);
-  return { name, rtts: s.chat.rtts.slice(from), rss: rss.stop(), note: "" };
+  return {
+    name,
+    rtts: s.chat.rtts.slice(from),
+    rss: await rss.stop(),
+    note: "",
+  };
 }
 
 Deno.test({
@@ -461,7 +475,7 @@ Deno.test({
         const rss = rssSampler(s.pid);
         const rtts = await s.chat.during("flood", flood.done, 2_000);
         assertEquals(await flood.done, 0, flood.lines.join("\n"));
-        const during = rss.stop();
+        const during = await rss.stop();
         const st = await serverStats(s.server);
         assertEquals(st.users, 2, "no state for spoofed sources");
         assert((st.budget ?? 0) + (st.rate ?? 0) > 0, JSON.stringify(st));
@@ -469,7 +483,7 @@ Deno.test({
           name: "spoofed reg flood",
           rtts,
           rss: during,
-          after: rssOf(s.pid),
+          after: await rssOf(s.pid),
           note: `${
             flood.lines.at(-1)
           } from 10,000 sources; server: in=${st.in} budget=${
@@ -495,7 +509,7 @@ Deno.test({
         const rss = rssSampler(s.pid);
         const rtts = await s.chat.during("parts", parts.done, 2_000);
         assertEquals(await parts.done, 0);
-        const during = rss.stop();
+        const during = await rss.stop();
         const p = JSON.parse(parts.lines.at(-1)!);
         assertEquals(p.registered, 40, parts.lines.join("\n"));
         assert(
@@ -508,7 +522,7 @@ Deno.test({
           name: "40 abusers: first parts + poison",
           rtts,
           rss: during,
-          after: rssOf(s.pid),
+          after: await rssOf(s.pid),
           note: `${p.sent} parts sent, ${p.answers} ACKed, errors ${
             JSON.stringify(p.errors)
           }; server: partial_evicted=${st.partial_evicted ?? 0} too_big=${
@@ -534,7 +548,7 @@ Deno.test({
         const rss = rssSampler(s.pid);
         const rtts = await s.chat.during("names", names.done, 2_000);
         assertEquals(await names.done, 0);
-        const during = rss.stop();
+        const during = await rss.stop();
         const n = JSON.parse(names.lines.at(-1)!);
         assert(n.registered >= 300, names.lines.join("\n"));
         const st = await serverStats(s.server);
@@ -542,7 +556,7 @@ Deno.test({
           name: "one address: 304 names, mailboxes filled",
           rtts,
           rss: during,
-          after: rssOf(s.pid),
+          after: await rssOf(s.pid),
           note: `${n.sent} saves sent, ${n.saved} saved, errors ${
             JSON.stringify(n.errors)
           }; server: users=${st.users} offline_messages=${st.offline_messages} quota=${
