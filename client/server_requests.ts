@@ -23,6 +23,7 @@ import type {
 import type { ClientContext } from "./context.ts";
 import type { ClientDropReason } from "./events.ts";
 import type { Receipts } from "./receipts.ts";
+import { Refusals } from "./refusals.ts";
 
 /**
  * Why a `reg` is sent: the start of the program (the only one that prints
@@ -79,6 +80,7 @@ export class ServerRequests {
   #queue: ServerRequest[] = [];
   #inFlight: InFlight | null = null;
   #token = "";
+  #refusals: Refusals;
 
   /**
    * Makes an empty queue, with no session token yet.
@@ -93,6 +95,11 @@ export class ServerRequests {
     this.#ctx = ctx;
     this.#receipts = options.receipts;
     this.#hooks = options.hooks;
+    this.#refusals = new Refusals(ctx, {
+      hooks: options.hooks,
+      requeue: (reqs) => this.#queue.unshift(...reqs),
+      dropMessage: (req) => this.#dropMessage(req),
+    });
   }
 
   /** Whether no request is queued or under way. */
@@ -207,7 +214,7 @@ export class ServerRequests {
       return "unexpected";
     }
     this.#end(flight);
-    this.#refused(m, req);
+    this.#refusals.handle(m, req);
     this.#pump(now);
     return undefined;
   }
@@ -350,75 +357,6 @@ export class ServerRequests {
         break;
     }
     this.#pump(now);
-  }
-
-  #refused(m: ErrMessage, req: ServerRequest): void {
-    const ctx = this.#ctx;
-    const name = m.name ?? (req.kind === "save" ? req.to : ctx.name);
-    const lost = m.code === "offline" || m.code === "not_registered";
-    if (lost && req.kind !== "reg") {
-      if (req.kind === "dereg") {
-        // The server has us Offline already: what `dereg` asked is so.
-        ctx.phase = "offline";
-        this.#hooks.deregistered();
-        return ctx.emit({ type: "offline" });
-      }
-      // The server restarted, or gave up on us while we were here: register
-      // again, then send this request again with the new session.
-      const restarted = m.code === "not_registered" &&
-        this.#hooks.restarted(m.boot);
-      if (!restarted) ctx.emit({ type: "rejoin" });
-      this.#queue.unshift(
-        { kind: "reg", reason: restarted ? "restarted" : "rejoin" },
-        req,
-      );
-      return;
-    }
-    switch (m.code) {
-      case "name_in_use":
-        ctx.emit({ type: "name_in_use", name });
-        return ctx.exitWith("name_in_use");
-      case "claimed":
-        // The name is claimed and this session did not prove it: one line,
-        // nothing more (a wrong passphrase and no passphrase look alike).
-        this.#dropMessage(req);
-        ctx.emit({ type: "name_claimed", name: ctx.name });
-        return ctx.exitWith("name_in_use");
-      case "confusable":
-        // Only a `reg` is refused so; exit as for a name in use.
-        ctx.emit({ type: "confusable_name", name: ctx.name, like: name });
-        return ctx.exitWith("name_in_use");
-      case "unknown_user":
-        this.#dropMessage(req);
-        return ctx.emit({ type: "unknown_user", name });
-      case "full":
-        this.#dropMessage(req);
-        if (req.kind === "reg") {
-          ctx.emit({ type: "server_full", request: "registration" });
-          return ctx.exitWith("registration_refused");
-        }
-        return ctx.emit({ type: "server_full", request: "message" });
-      case "too_big":
-        this.#dropMessage(req);
-        return ctx.emit({ type: "too_big" });
-      case "offline":
-      case "not_registered":
-      case "bad_name":
-        this.#dropMessage(req);
-        if (req.kind === "reg") {
-          ctx.emit({ type: "registration_refused", code: m.code });
-          return ctx.exitWith("registration_refused");
-        }
-        return ctx.emit({ type: "request_refused", code: m.code });
-      case "store_unavailable":
-        // The server could not reach its store: not saved, and said so.
-        this.#dropMessage(req);
-        return ctx.emit({
-          type: "not_saved",
-          name,
-          why: "store_unavailable",
-        });
-    }
   }
 
   // A refused message: counted once, and its remaining parts are not sent.

@@ -11,11 +11,7 @@
  * @module
  */
 import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  isValidName,
-} from "../protocol/codec.ts";
+import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import type { Machine } from "../protocol/machine.ts";
 import type { AckMessage, ChatMessage, Row } from "../protocol/messages.ts";
@@ -39,8 +35,8 @@ import { Keepalive } from "./keepalive.ts";
 import { Peers } from "./peers.ts";
 import { Receipts } from "./receipts.ts";
 import { ServerRequests, type Welcome } from "./server_requests.ts";
+import { Outgoing } from "./outgoing.ts";
 import { TableReplica } from "./table_replica.ts";
-import { splitMessage, toParts } from "./text_parts.ts";
 
 export type { ClientOptions } from "./context.ts";
 export type { ClientPhase, Outcomes } from "./events.ts";
@@ -71,6 +67,7 @@ export class ClientState implements Machine<ClientEvent> {
   #peers: Peers;
   #inbox: Inbox;
   #keepalive: Keepalive;
+  #outgoing: Outgoing;
   #limiter = new RateLimiter({
     burst: PEER_BURST,
     rate: PEER_RATE_PER_SECOND,
@@ -79,9 +76,6 @@ export class ClientState implements Machine<ClientEvent> {
   #typed: string[] = [];
   // Timer: after a welcome, when to ask for a table that has not come.
   #tableDue: number | undefined;
-  // The messages sent, by key, while their fate may be unknown: what `exit`
-  // names as not sent.
-  #sent = new Map<string, { to: string | null; message: string }>();
 
   /**
    * Makes a client that has not yet registered: call `start`.
@@ -136,6 +130,11 @@ export class ClientState implements Machine<ClientEvent> {
       table: this.#table,
       requests: this.#requests,
       receipts: this.#receipts,
+    });
+    this.#outgoing = new Outgoing(ctx, {
+      receipts: this.#receipts,
+      requests: this.#requests,
+      peers: this.#peers,
     });
     this.#inbox = new Inbox(ctx, {
       table: this.#table,
@@ -200,7 +199,8 @@ export class ClientState implements Machine<ClientEvent> {
       case "empty":
         return;
       case "exit":
-        this.#abandon();
+        // Lines typed before the client was ready never ran.
+        this.#outgoing.abandon(this.#typed.splice(0));
         return ctx.exitWith("done");
       case "help":
         for (const command of COMMAND_NAMES) {
@@ -226,9 +226,9 @@ export class ClientState implements Machine<ClientEvent> {
     }
     switch (c.cmd) {
       case "send":
-        return this.#send(c, now);
+        return this.#outgoing.send(c, now);
       case "send_all":
-        return this.#sendAll(c.text, now);
+        return this.#outgoing.sendAll(c.text, now);
       case "dereg":
       case "reg":
         if (c.name !== ctx.name) {
@@ -332,71 +332,6 @@ export class ClientState implements Machine<ClientEvent> {
   /** Takes the events to show, in order. */
   events(): ClientEvent[] {
     return this.#ctx.takeEvents();
-  }
-
-  // ---- commands ---------------------------------------------------------
-
-  #send(c: { to: string; text: string }, now: number): void {
-    const texts = this.#split(c.text);
-    if (texts === undefined) return;
-    if (!isValidName(c.to)) {
-      this.#ctx.outcomes.refused++;
-      return this.#ctx.emit({ type: "unknown_user", name: c.to });
-    }
-    const k = this.#ctx.nextKey();
-    this.#remember(k, { to: c.to, message: c.text });
-    this.#receipts.expect(k, "private");
-    this.#peers.send({ to: c.to, parts: toParts(k, texts), text: c.text }, now);
-  }
-
-  #sendAll(text: string, now: number): void {
-    const texts = this.#split(text);
-    if (texts === undefined) return;
-    const k = this.#ctx.nextKey();
-    this.#remember(k, { to: null, message: text });
-    this.#receipts.expect(k, "group");
-    this.#requests.sendGroup(toParts(k, texts), now);
-  }
-
-  // Keeps a sent message's text until its fate is known.
-  #remember(k: string, sent: { to: string | null; message: string }): void {
-    for (const key of this.#sent.keys()) {
-      if (!this.#receipts.awaiting(key)) this.#sent.delete(key);
-    }
-    this.#sent.set(k, sent);
-  }
-
-  // Leaving: names each message whose fate is unknown (Ctrl+C while a
-  // request is under way must not drop a `send_all` without a word). A
-  // group message counts once the server has ACKed it; a private one once
-  // its recipient ACKed it or the server saved it.
-  #abandon(): void {
-    const ctx = this.#ctx;
-    for (const [k, sent] of this.#sent) {
-      const open = sent.to === null
-        ? this.#requests.carries(k)
-        : this.#receipts.awaiting(k);
-      if (open) ctx.emit({ type: "abandoned", ...sent });
-    }
-    this.#sent.clear();
-    // Lines typed before the client was ready never ran.
-    for (const line of this.#typed.splice(0)) {
-      const c = parseCommand(line);
-      if (c.cmd === "send") {
-        ctx.emit({ type: "abandoned", to: c.to, message: c.text });
-      } else if (c.cmd === "send_all") {
-        ctx.emit({ type: "abandoned", to: null, message: c.text });
-      }
-    }
-  }
-
-  // The message's texts, or nothing when it is refused before sending.
-  #split(text: string): string[] | undefined {
-    const split = splitMessage(text);
-    if (split.ok) return split.parts;
-    this.#ctx.outcomes.refused++;
-    this.#ctx.emit(split.event);
-    return undefined;
   }
 
   // ---- what the parts report ----------------------------------------------

@@ -43,3 +43,34 @@ export function flag(o: Fields, key: string): 0 | 1 | undefined {
   if (v === undefined || v === 0) return 0;
   return v === 1 ? 1 : undefined;
 }
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Base64url (RFC 4648 section 5) of exactly `length` characters: a key, a
+ * challenge or a signature.
+ */
+export function b64(
+  o: Fields,
+  key: string,
+  length: number,
+): string | undefined {
+  const v = str(o, key, length);
+  return v !== undefined && v.length === length && BASE64URL.test(v)
+    ? v
+    : undefined;
+}
+
+/**
+ * An optional field: absent is fine (`value` undefined, `ok` true); present,
+ * it must pass `read` (else `ok` is false).
+ */
+export function optional<T>(
+  o: Fields,
+  key: string,
+  read: (o: Fields, key: string) => T | undefined,
+): { value: T | undefined; ok: boolean } {
+  if (o[key] === undefined) return { value: undefined, ok: true };
+  const value = read(o, key);
+  return { value, ok: value !== undefined };
+}

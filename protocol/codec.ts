@@ -15,10 +15,18 @@ import type {
   Message,
   MessageType,
   NoteKind,
-  Row,
   TextPart,
 } from "./messages.ts";
-import { type Fields, flag, name, str, uint } from "./_validate.ts";
+import {
+  b64,
+  type Fields,
+  flag,
+  name,
+  optional,
+  str,
+  uint,
+} from "./_validate.ts";
+import { readRows, readSummary, readTable } from "./codec_table.ts";
 import { CHALLENGE_CHARS, PUBLIC_KEY_CHARS, SIGNATURE_CHARS } from "./claim.ts";
 import { AGREEMENT_KEY_CHARS } from "./e2e_crypto.ts";
 
@@ -103,8 +111,6 @@ function drop(reason: DropReason): DecodeResult {
 }
 
 const TOKEN_MAX = 64;
-/** Most changed rows a `sum` lists (the summary line names five). */
-const SUMMARY_ROWS = 5;
 const KEY_MAX = 80;
 const STAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
 // Every code and kind once; the Record type makes the compiler check that
@@ -139,16 +145,6 @@ const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_CODE_SET));
 const NOTE_KINDS: ReadonlySet<string> = new Set(Object.keys(NOTE_KIND_SET));
 const BOOT_MAX = 16;
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
-// Base64url of exactly `length` characters (a key, challenge or signature).
-function b64(o: Fields, key: string, length: number): string | undefined {
-  const v = str(o, key, length);
-  return v !== undefined && v.length === length && BASE64URL.test(v)
-    ? v
-    : undefined;
-}
-
 function stamp(o: Fields, key: string): string | undefined {
   const v = str(o, key, 19);
   return v !== undefined && STAMP.test(v) ? v : undefined;
@@ -168,45 +164,6 @@ function part(o: Fields): TextPart | undefined {
   // Sealed (private messages only): present only as 1.
   if (o.e !== undefined && o.e !== 1) return undefined;
   return o.e === 1 ? { k, pi, pn, text, e: 1 } : { k, pi, pn, text };
-}
-
-function rows(o: Fields, key = "rows"): Row[] | undefined {
-  const v = o[key];
-  if (!Array.isArray(v) || v.length > 64) return undefined;
-  const out: Row[] = [];
-  for (const r of v) {
-    if (!Array.isArray(r) || r.length < 4 || r.length > 6) return undefined;
-    const [n, ip, port, online, key, claimed] = r as unknown[];
-    const row = { n, ip, port, online } as Fields;
-    const nm = name(row, "n");
-    const addr = str(row, "ip", 45);
-    const p = uint(row, "port");
-    if (nm === undefined || addr === undefined || addr === "") return undefined;
-    if (p === undefined || p > 65535 || (online !== 0 && online !== 1)) {
-      return undefined;
-    }
-    if (r.length === 4) {
-      out.push([nm, addr, p, online]);
-      continue;
-    }
-    // The X25519 key (base64url), then 1 for a claimed name.
-    const xk = b64({ key }, "key", AGREEMENT_KEY_CHARS);
-    if (xk === undefined || (r.length === 6 && claimed !== 1)) return undefined;
-    out.push(
-      r.length === 6 ? [nm, addr, p, online, xk, 1] : [nm, addr, p, online, xk],
-    );
-  }
-  return out;
-}
-
-function optional<T>(
-  o: Fields,
-  key: string,
-  read: (o: Fields, key: string) => T | undefined,
-): { value: T | undefined; ok: boolean } {
-  if (o[key] === undefined) return { value: undefined, ok: true };
-  const value = read(o, key);
-  return { value, ok: value !== undefined };
 }
 
 // Returns the message, undefined for a bad field, or "type" for an unknown type.
@@ -287,7 +244,7 @@ function readMessage(o: Fields): Message | undefined | "type" {
       }
       const at = optional(o, "at", stamp);
       const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
-      const rs = o.rows === undefined ? undefined : rows(o);
+      const rs = o.rows === undefined ? undefined : readRows(o);
       if (!at.ok || !boot.ok) return undefined;
       if (o.rows !== undefined && rs?.length !== 1) return undefined;
       const m: Message = { t, id };
@@ -329,50 +286,10 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (boot.value !== undefined) m.boot = boot.value;
       return m;
     }
-    case "tbl": {
-      const ver = uint(o, "ver");
-      const from = optional(o, "from", uint);
-      const i = optional(o, "i", uint);
-      const n = optional(o, "n", uint);
-      const rs = rows(o);
-      if (ver === undefined || !from.ok || !i.ok || !n.ok || rs === undefined) {
-        return undefined;
-      }
-      const m: Message = { t, id, ver, rows: rs };
-      if (from.value !== undefined) m.from = from.value;
-      // A snapshot always says which part it is; a delta may be one datagram.
-      if ((i.value === undefined) !== (n.value === undefined)) return undefined;
-      if (i.value === undefined && from.value === undefined) return undefined;
-      if (i.value !== undefined && n.value !== undefined) {
-        if (n.value < 1 || i.value >= n.value || n.value > 10_000) {
-          return undefined;
-        }
-        m.i = i.value;
-        m.n = n.value;
-      }
-      return m;
-    }
-    case "sum": {
-      const ver = uint(o, "ver");
-      const u = uint(o, "u");
-      const on = uint(o, "on");
-      const full = flag(o, "full");
-      const more = optional(o, "more", uint);
-      const rs = rows(o);
-      const w = optional(o, "w", rows);
-      if (ver === undefined || u === undefined || on === undefined) {
-        return undefined;
-      }
-      if (full === undefined || !more.ok || rs === undefined || !w.ok) {
-        return undefined;
-      }
-      if (on > u || rs.length > SUMMARY_ROWS) return undefined;
-      const m: Message = { t, id, ver, u, on, rows: rs };
-      if (full === 1) m.full = 1;
-      if (more.value !== undefined) m.more = more.value;
-      if (w.value !== undefined) m.w = w.value;
-      return m;
-    }
+    case "tbl":
+      return readTable(o, id);
+    case "sum":
+      return readSummary(o, id);
     case "msg": {
       const from = name(o, "from");
       const g = flag(o, "g");

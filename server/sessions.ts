@@ -1,8 +1,9 @@
 /**
  * Sessions: who is registered, from where, with which token. Registration
  * (the cookie round trip that proves an address, a name's duplicate-login
- * probe), the token and address indexes, and going Offline with what that
- * entails for the other parts.
+ * probe in `duplicate_login.ts`, the quotas in `name_quota.ts`), the token
+ * and address indexes, and going Offline with what that entails for the
+ * other parts.
  *
  * @module
  */
@@ -24,6 +25,8 @@ import type { User, UserDirectory } from "./user.ts";
 import { NameExpiry } from "./name_expiry.ts";
 import { skeleton } from "../protocol/confusables.ts";
 import { Claims } from "./claims.ts";
+import { NameQuota } from "./name_quota.ts";
+import { type Login, probeOldSession } from "./duplicate_login.ts";
 
 /**
  * Why a user goes Offline: it deregistered, or it stopped answering (a
@@ -80,18 +83,6 @@ export interface SessionsOptions {
   drop: (reason: ServerDropReason) => void;
 }
 
-// A login: where from, the request it answers, and whether it is transient.
-interface Login {
-  from: Address;
-  id: number;
-  now: number;
-  transient: boolean;
-  /** A proven claim: the public key to bind to the name if it is not yet. */
-  claim?: string;
-  /** The session's X25519 public key, published in its row. */
-  agreementKey?: string;
-}
-
 /** The registered users and their sessions. */
 export class Sessions implements UserDirectory {
   #options: SessionsOptions;
@@ -101,10 +92,7 @@ export class Sessions implements UserDirectory {
   #online = 0;
   // Registration order of the next new user (rows may be removed).
   #nextOrder = 0;
-  // Names created from each address:port and each host (quotas, issue 13).
-  #namesFrom = new Map<string, number>();
-  // Where each name was created from, to give its quota back when forgotten.
-  #createdFrom = new Map<string, Address>();
+  #quota: NameQuota;
   #expiry: NameExpiry;
   // The confusable skeleton (UTS #39) of every registered name, to its name.
   #skeletons = new Map<string, string>();
@@ -114,6 +102,7 @@ export class Sessions implements UserDirectory {
   constructor(options: SessionsOptions) {
     this.#options = options;
     this.#claims = new Claims(options.random);
+    this.#quota = new NameQuota(options);
     this.#expiry = new NameExpiry(options.offlineNameTtlMs ?? Infinity);
   }
 
@@ -224,7 +213,7 @@ export class Sessions implements UserDirectory {
         probing: false,
       };
       this.#users.set(m.name, user);
-      this.#countName(m.name, from);
+      this.#quota.count(m.name, from);
       this.#options.table().add(user);
       return this.#login(user, {
         from,
@@ -251,7 +240,12 @@ export class Sessions implements UserDirectory {
     if (user.online) {
       this.#options.emit({ type: "duplicate_login", name: user.name });
       if (sameAddress(user.address, from)) return this.#login(user, login);
-      return this.#probe(user, { ...reg, claim: proven }, now);
+      return probeOldSession(user, { ...reg, claim: proven }, {
+        now,
+        responses: this.#options.responses(),
+        sender: this.#options.sender(),
+        takeOver: (login) => this.#login(user, login),
+      });
     }
     // Offline, by dereg or because it stopped answering: an unclaimed name is
     // not a password, so a new session may take it; a claimed one was proven
@@ -326,38 +320,16 @@ export class Sessions implements UserDirectory {
     this.#skeletons.delete(skeleton(user.name));
     this.#claims.forget(user.name);
     this.#expiry.cameBack(user.name);
-    this.#uncountName(user.name);
+    this.#quota.uncount(user.name);
     if (user.token !== "") this.#byToken.delete(user.token);
     const key = addressKey(user.address);
     if (this.#byAddress.get(key) === user) this.#byAddress.delete(key);
   }
 
   #quotaAllows(from: Address): boolean {
-    const { namesPerAddress = Infinity, namesPerHost = Infinity } =
-      this.#options;
-    const ok = (this.#namesFrom.get(addressKey(from)) ?? 0) < namesPerAddress &&
-      (isLoopback(from.hostname) ||
-        (this.#namesFrom.get(from.hostname) ?? 0) < namesPerHost);
+    const ok = this.#quota.allows(from);
     if (!ok) this.#options.drop("quota");
     return ok;
-  }
-
-  #countName(name: string, from: Address): void {
-    this.#createdFrom.set(name, from);
-    for (const k of [addressKey(from), from.hostname]) {
-      this.#namesFrom.set(k, (this.#namesFrom.get(k) ?? 0) + 1);
-    }
-  }
-
-  #uncountName(name: string): void {
-    const from = this.#createdFrom.get(name);
-    if (from === undefined) return;
-    this.#createdFrom.delete(name);
-    for (const k of [addressKey(from), from.hostname]) {
-      const n = (this.#namesFrom.get(k) ?? 1) - 1;
-      if (n <= 0) this.#namesFrom.delete(k);
-      else this.#namesFrom.set(k, n);
-    }
   }
 
   /** When the oldest Offline name is due to be forgotten (ms), if one is. */
@@ -377,46 +349,6 @@ export class Sessions implements UserDirectory {
       this.#options.table().remove(user, now);
       this.#options.forgetStored?.(name, now);
     }
-  }
-
-  // Is the old session still there? Ask it before handing the name over.
-  #probe(
-    user: User,
-    reg: Registration & { claim?: string },
-    now: number,
-  ): void {
-    const { message: m, from: newcomer, size } = reg;
-    const responses = this.#options.responses();
-    user.probing = true;
-    responses.markBusy(newcomer, m.id, now);
-    this.#options.sender().send(user.address, { t: "ping", id: 0 }, {
-      now,
-      window: "probe",
-      // The old session answered: the newcomer is refused.
-      onAck: (ack) => {
-        user.probing = false;
-        responses.forget(newcomer, m.id);
-        responses.respond(newcomer, {
-          t: "err",
-          id: m.id,
-          code: "name_in_use",
-          name: user.name,
-        }, { requestSize: size, now: ack.now });
-      },
-      // The old session is gone: the newcomer takes the name over.
-      onExpire: (at) => {
-        user.probing = false;
-        responses.forget(newcomer, m.id);
-        this.#login(user, {
-          from: newcomer,
-          id: m.id,
-          now: at,
-          transient: m.transient === 1,
-          claim: reg.claim,
-          agreementKey: m.xk,
-        });
-      },
-    });
   }
 
   // A registration with the session's token: the same session, same token.
@@ -482,9 +414,4 @@ export class Sessions implements UserDirectory {
     user.address = from;
     this.#byAddress.set(addressKey(from), user);
   }
-}
-
-// Loopback: the host's own users, exempt from the per-host quota.
-function isLoopback(hostname: string): boolean {
-  return hostname === "::1" || hostname.startsWith("127.");
 }

@@ -6,8 +6,8 @@
  *
  * This file is the façade: it decodes, rate-limits, authenticates and
  * dispatches each datagram to the part whose job it is, and names the
- * timers. The parts, one file each: `sessions.ts` (registration, tokens,
- * going Offline), `response_cache.ts` (answers to repeats, the
+ * timers. The parts, one file each: `admission.ts` (rate limits and the
+ * unproven budget), `sessions.ts` (registration, tokens, going Offline), `response_cache.ts` (answers to repeats, the
  * amplification guard), `table_replication.ts` (the table to every client),
  * `relay.ts` (group fan-out, save-or-forward), `deliveries.ts` (per-user
  * queues), `stored_delivery.ts` (the offline list), `notices.ts` (what
@@ -26,13 +26,9 @@ import type {
   Row,
   WhoMessage,
 } from "../protocol/messages.ts";
-import {
-  HashedRateLimiter,
-  RateLimiter,
-  TokenBucket,
-} from "../protocol/rate_limit.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
+import { Admission } from "./admission.ts";
 import { BOOT_ID_BYTES, COOKIE_KEY_BYTES } from "./constants.ts";
 import { Deliveries } from "./deliveries.ts";
 import type { ServerEvent } from "./events.ts";
@@ -86,10 +82,7 @@ export class ServerState implements Machine<ServerEvent> {
   #out = new Outbox();
   #events: ServerEvent[] = [];
   #retransmitter = new Retransmitter(this.#out);
-  #limiter: RateLimiter;
-  #unprovenLimiter: HashedRateLimiter;
-  #unprovenBudget: TokenBucket;
-  #limits: ServerLimits;
+  #admission: Admission;
   #deliveries: Deliveries;
   #stored: StoredDelivery;
   #stats: ServerStats = {
@@ -119,21 +112,6 @@ export class ServerState implements Machine<ServerEvent> {
       ...options.limits,
     };
     const { random } = options;
-    this.#limits = limits;
-    // Proven sessions: a bucket each, at their fair share of the capacity.
-    this.#limiter = new RateLimiter({
-      burst: limits.rateBurst,
-      rate: limits.rateLimit,
-    });
-    // Unproven sources: no per-source memory, and one global budget.
-    this.#unprovenLimiter = new HashedRateLimiter({
-      burst: limits.rateBurst,
-      rate: limits.rateLimit,
-    });
-    this.#unprovenBudget = new TokenBucket({
-      burst: limits.unvalidatedBurst,
-      rate: limits.unvalidatedRate,
-    });
     const cookieKey = random(COOKIE_KEY_BYTES);
     const ids = new DatagramIds(random);
     const bootId = randomHex(random, BOOT_ID_BYTES);
@@ -215,6 +193,10 @@ export class ServerState implements Machine<ServerEvent> {
       limits,
       drop,
     });
+    this.#admission = new Admission({
+      limits,
+      onlineCount: () => sessions.onlineCount,
+    });
     this.#sessions = sessions;
     this.#bootId = bootId;
     this.#responses = responses;
@@ -262,26 +244,17 @@ export class ServerState implements Machine<ServerEvent> {
   receiveDatagram(bytes: Uint8Array, from: Address, now: number): void {
     this.#stats.datagramsIn++;
     this.#stats.bytesIn += bytes.length;
-    // Validated traffic first (issue 13): what proved nothing shares one
-    // global budget, charged before the datagram is even decoded, so that a
-    // spoofed flood costs as little as can be; a proven session has its
-    // fair share. ACKs are exempt (cheap, never answered, and a client
-    // ACKing a big snapshot sends many at once): told apart by their first
-    // bytes before decoding, by their type after.
+    // Validated traffic first (issue 13): what proved nothing is screened
+    // before it is even decoded; a proven session has its fair share.
     const source = addressKey(from);
     const proven = this.#sessions.isProven(from);
-    if (!proven && !startsAsAck(bytes)) {
-      if (!this.#unprovenLimiter.allow(source, now)) {
-        return this.#drop("rate");
-      }
-      if (!this.#unprovenBudget.take(now)) return this.#drop("budget");
+    if (!proven) {
+      const refused = this.#admission.screenUnproven(bytes, { source, now });
+      if (refused !== undefined) return this.#drop(refused);
     }
     const decoded = decodeMessage(bytes);
     const isAck = decoded.ok && decoded.message.t === "ack";
-    if (
-      proven && !isAck &&
-      !this.#limiter.allow(source, now, { rate: this.#share() })
-    ) {
+    if (proven && !isAck && !this.#admission.allowProven(source, now)) {
       return this.#drop("rate");
     }
     if (!decoded.ok) return this.#drop(decoded.reason);
@@ -349,13 +322,6 @@ export class ServerState implements Machine<ServerEvent> {
    */
   restoreStored(messages: readonly StoredMessage[], _now: number): void {
     this.#offline.restore(messages);
-  }
-
-  // A proven session's rate: its share of what the server can serve.
-  #share(): number {
-    const l = this.#limits;
-    const fair = l.capacity / Math.max(1, this.#sessions.onlineCount);
-    return Math.min(l.rateLimit, Math.max(l.minShare, fair));
   }
 
   #drop(reason: ServerDropReason): void {
@@ -460,20 +426,4 @@ export class ServerState implements Machine<ServerEvent> {
     this.#responses.respond(req.from, { t: "ack", id }, answer);
     this.#table.requestSnapshot(req.user, now);
   }
-}
-
-// `{"v":1,"t":"ack"`, as every ACK is encoded (`v` and `t` first).
-const ACK_PREFIX = new TextEncoder().encode('{"v":1,"t":"ack"');
-
-/**
- * Whether a datagram begins as an encoded ACK: a test without decoding, so
- * that ACKs from sources that proved nothing are not charged to their
- * budget. One that only looks like an ACK is decoded and dropped as usual.
- */
-function startsAsAck(bytes: Uint8Array): boolean {
-  if (bytes.length < ACK_PREFIX.length) return false;
-  for (let i = 0; i < ACK_PREFIX.length; i++) {
-    if (bytes[i] !== ACK_PREFIX[i]) return false;
-  }
-  return true;
 }

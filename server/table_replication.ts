@@ -2,15 +2,12 @@
  * Table replication. In a small room (at most `TABLE_PRINT_LIMIT` users,
  * where clients print the whole table) every Online client gets the user
  * table, as a delta (the rows changed since the version it ACKed) or a
- * snapshot, in parts that each fit a datagram. In a big room clients hold
- * no table: each gets a one-datagram summary (`sum`: the counts, the first
- * changed rows) per gathered change, learns the rows it needs with `who`,
- * and the rows it looked up come back in its summaries whenever they change
- * (protocol/README.md, "Rooms"). So a registration costs O(1) datagrams to
- * the newcomer plus one coalesced summary to each client, never N rows to N
+ * snapshot, in parts that each fit a datagram. In a big room each gets a
+ * one-datagram summary per gathered change instead (`room_summaries.ts`;
+ * protocol/README.md, "Rooms"), so a registration never costs N rows to N
  * clients. Changes are gathered for a short window; transfers are bounded
  * per client and in total, so a storm of registrations never buries the
- * server's answers.
+ * server's answers. The versions and the change log: `change_log.ts`.
  *
  * @module
  */
@@ -20,18 +17,12 @@ import type { Row } from "../protocol/messages.ts";
 import type { Retransmitter } from "../protocol/reliable.ts";
 import {
   chunkEncodedRows,
-  type EncodedRow,
   encodeRow,
-  encodeSummary,
   encodeTablePart,
-  SUMMARY_NAMES,
-  SUMMARY_ROWS_BUDGET,
 } from "../protocol/table.ts";
 import {
   BULK_MAX_BACKOFF_MS,
   BULK_WINDOW_MS,
-  CHANGE_LOG_MAX,
-  CHANGE_LOG_TRIM,
   CLIENT_TABLE_WINDOW,
   DELTA_MIN_ROWS,
   MAX_GATHER_MS,
@@ -43,13 +34,20 @@ import {
 import type { ServerEvent } from "./events.ts";
 import type { DatagramIds } from "./ids.ts";
 import type { User } from "./user.ts";
-
-/**
- * Rows one client may look up and have kept fresh; looking up one more
- * forgets the oldest (the client keeps as many, and asks again for a row it
- * no longer holds).
- */
-export const WATCH_MAX = 256;
+import { ChangeLog } from "./change_log.ts";
+import { newReplica, type Replica, rowOf, type Transfer } from "./replica.ts";
+import {
+  type Changes,
+  encodeRoomSummary,
+  forgetLookups,
+  hasDirty,
+  markChanged,
+  requeueLost,
+  summaryChanges,
+  takeChangedRows,
+  unlinkLookups,
+  watch,
+} from "./room_summaries.ts";
 
 /**
  * Largest room in which a `sync` ("send me a full table") is answered with
@@ -57,50 +55,6 @@ export const WATCH_MAX = 256;
  * summary, so that no storm of `sync`s costs N rows to N clients.
  */
 export const SYNC_SNAPSHOT_MAX_USERS = 1_000;
-
-/** A transfer under way: the parts not yet ACKed, the next to send. */
-interface Transfer {
-  version: number;
-  left: number;
-  /** Delta base version; undefined for a snapshot. */
-  from: number | undefined;
-  parts: string[][];
-  next: number;
-  /** A summary's looked-up rows, put back as changed if it is lost. */
-  watched?: Replica[];
-}
-
-/** What changed since one version, as a summary names it. */
-interface Changes {
-  /** The first changed, in registration order. */
-  listed: Replica[];
-  /** How many more changed. */
-  more: number;
-  /** More than half the table changed (or the log is too short). */
-  full: boolean;
-}
-
-/** What one client has of the table. */
-interface Replica {
-  user: User;
-  /** The last version it ACKed whole; -1 when it needs a snapshot. */
-  ackedVersion: number;
-  transfer: Transfer | null;
-  /** Transfers in a row that were never ACKed. */
-  failures: number;
-  /** Its own row, encoded once per change. */
-  row: EncodedRow;
-  /** Big rooms: the users this client looked up, oldest first. */
-  watching?: Set<Replica>;
-  /** Big rooms: the clients that looked this user up. */
-  watchers?: Set<Replica>;
-  /** Big rooms: looked-up rows changed and not yet sent. */
-  dirty?: Set<Replica>;
-  /** Big rooms: its own row changed and was not yet sent to it. */
-  selfDirty?: boolean;
-  /** It asked for the full table (`sync`) in a room not too big for one. */
-  snapshot?: boolean;
-}
 
 /** What table replication needs from the rest of the server. */
 export interface TableReplicationOptions {
@@ -120,9 +74,7 @@ export interface TableReplicationOptions {
 export class TableReplication {
   #options: TableReplicationOptions;
   #replicas = new Map<string, Replica>();
-  #version = 0;
-  // `gone`: the change removed the row (a transient session left).
-  #log: { version: number; name: string; gone?: true }[] = [];
+  #log = new ChangeLog();
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
   /** Table datagrams awaiting an ACK, over all clients. */
@@ -151,20 +103,7 @@ export class TableReplication {
 
   /** Starts keeping a new user's replica. */
   add(user: User): void {
-    this.#replicas.set(user.name, {
-      user,
-      ackedVersion: -1,
-      transfer: null,
-      failures: 0,
-      row: { json: "", size: 0 },
-      // Every field set here, so each replica keeps one shape (and no
-      // out-of-object property store).
-      watching: undefined,
-      watchers: undefined,
-      dirty: undefined,
-      selfDirty: false,
-      snapshot: false,
-    });
+    this.#replicas.set(user.name, newReplica(user));
   }
 
   /** A user's row changed: a new version, sent soon to every client. */
@@ -173,15 +112,10 @@ export class TableReplication {
     replica.row = encodeRow(rowOf(user));
     if (this.#big) {
       // Its own row, and each looked-up copy, come back in summaries.
-      replica.selfDirty = true;
-      for (const w of replica.watchers ?? []) {
-        (w.dirty ??= new Set()).add(replica);
-      }
+      markChanged(replica);
     }
-    this.#version++;
-    this.#log.push({ version: this.#version, name: user.name });
-    if (this.#log.length > CHANGE_LOG_MAX) this.#log.splice(0, CHANGE_LOG_TRIM);
-    this.#options.emit({ type: "table_updated", version: this.#version });
+    const version = this.#log.changed(user.name);
+    this.#options.emit({ type: "table_updated", version });
     this.scheduleFlush(now);
   }
 
@@ -191,16 +125,13 @@ export class TableReplication {
     replica.ackedVersion = -1;
     replica.transfer = null;
     // A new session holds no looked-up rows.
-    for (const t of replica.watching ?? []) t.watchers?.delete(replica);
-    replica.watching = undefined;
-    replica.dirty = undefined;
-    replica.selfDirty = false;
+    forgetLookups(replica);
   }
 
   /**
    * A client in a big room looks a user up (`who`): from now on that row
    * comes back in the client's summaries whenever it changes, until the
-   * client has looked up {@linkcode WATCH_MAX} others since.
+   * client has looked up `WATCH_MAX` (room_summaries.ts) others since.
    *
    * @param user The client asking.
    * @param name The user looked up.
@@ -209,19 +140,7 @@ export class TableReplication {
   lookup(user: User, name: string): Row | undefined {
     const target = this.#replicas.get(name);
     if (target === undefined) return undefined;
-    const r = this.#replica(user);
-    if (target !== r) {
-      const watching = r.watching ??= new Set();
-      watching.delete(target);
-      watching.add(target);
-      (target.watchers ??= new Set()).add(r);
-      if (watching.size > WATCH_MAX) {
-        const oldest = watching.values().next().value!;
-        watching.delete(oldest);
-        oldest.watchers?.delete(r);
-        r.dirty?.delete(oldest);
-      }
-    }
+    watch(this.#replica(user), target);
     return rowOf(target.user);
   }
 
@@ -235,15 +154,9 @@ export class TableReplication {
     const replica = this.#replica(user);
     if (replica === undefined) return;
     this.#replicas.delete(user.name);
-    for (const t of replica.watching ?? []) t.watchers?.delete(replica);
-    for (const w of replica.watchers ?? []) {
-      w.watching?.delete(replica);
-      w.dirty?.delete(replica);
-    }
-    this.#version++;
-    this.#log.push({ version: this.#version, name: user.name, gone: true });
-    if (this.#log.length > CHANGE_LOG_MAX) this.#log.splice(0, CHANGE_LOG_TRIM);
-    this.#options.emit({ type: "table_updated", version: this.#version });
+    unlinkLookups(replica);
+    const version = this.#log.removed(user.name);
+    this.#options.emit({ type: "table_updated", version });
     this.scheduleFlush(now);
   }
 
@@ -283,7 +196,7 @@ export class TableReplication {
     if (parts?.length !== 1) return;
     const head = {
       id: this.#options.ids.next(),
-      ver: this.#version,
+      ver: this.#log.version,
       from: since,
     };
     this.#options.out.push({
@@ -327,9 +240,7 @@ export class TableReplication {
   #flush(now: number): void {
     this.#flushAt = undefined;
     this.#lastFlush = now;
-    const logBase = this.#log.length > 0
-      ? this.#log[0].version - 1
-      : this.#version;
+    const logBase = this.#log.base;
     let snapshot: string[][] | undefined;
     const big = this.#big;
     if (!big && this.#wasBig) {
@@ -346,7 +257,7 @@ export class TableReplication {
       const r = replicas[(this.#flushFrom + k) % replicas.length];
       if (
         !r.user.online || r.transfer !== null ||
-        (r.ackedVersion >= this.#version && !(big && hasDirty(r)) &&
+        (r.ackedVersion >= this.#log.version && !(big && hasDirty(r)) &&
           !r.snapshot)
       ) continue;
       if (this.#inFlight >= TABLE_WINDOW) {
@@ -373,7 +284,7 @@ export class TableReplication {
       parts ??= snapshot ??= chunkEncodedRows(replicas.map((d) => d.row));
       r.snapshot = false;
       const transfer: Transfer = {
-        version: this.#version,
+        version: this.#log.version,
         left: parts.length,
         from,
         parts,
@@ -392,12 +303,21 @@ export class TableReplication {
     const i = transfer.next++;
     const n = parts.length;
     const id = this.#options.ids.next();
-    this.#inFlight++;
     const whole = from !== undefined && n === 1;
     const bytes = encodeTablePart(
       whole ? { id, ver: version, from } : { id, ver: version, from, i, n },
       parts[i],
     );
+    this.#sendTracked(r, { id, bytes, version, now });
+  }
+
+  // Sends one table datagram, tracked until it is ACKed or given up.
+  #sendTracked(
+    r: Replica,
+    sent: { id: number; bytes: Uint8Array; version: number; now: number },
+  ): void {
+    const { id, bytes, version, now } = sent;
+    this.#inFlight++;
     this.#options.retransmitter.send({ id, to: r.user.address, bytes }, now, {
       deadline: now + BULK_WINDOW_MS,
       maxBackoff: BULK_MAX_BACKOFF_MS,
@@ -415,18 +335,10 @@ export class TableReplication {
   // What changed since `version`, as a summary lists it: the same rows a
   // delta would print, or "full table" where a snapshot would be sent.
   #changes(version: number): Changes {
-    const logBase = this.#log.length > 0
-      ? this.#log[0].version - 1
-      : this.#version;
-    const delta = version >= 0 && version >= logBase
-      ? this.#delta(version)
-      : undefined;
-    if (delta === undefined) return { listed: [], more: 0, full: true };
-    return {
-      listed: delta.slice(0, SUMMARY_NAMES),
-      more: Math.max(0, delta.length - SUMMARY_NAMES),
-      full: false,
-    };
+    const logBase = this.#log.base;
+    return summaryChanges(
+      version >= 0 && version >= logBase ? this.#delta(version) : undefined,
+    );
   }
 
   // One summary datagram: the counts, the listed rows, then as many of the
@@ -436,36 +348,17 @@ export class TableReplication {
     watched: Replica[],
     id = this.#options.ids.next(),
   ): Uint8Array {
-    return encodeSummary(
-      {
-        id,
-        ver: this.#version,
-        u: this.#replicas.size,
-        on: this.#options.onlineCount(),
-        full: c.full,
-        more: c.more,
-      },
-      c.listed.map((x) => x.row.json),
-      watched.map((x) => x.row.json),
-    );
+    return encodeRoomSummary(c, watched, {
+      id,
+      ver: this.#log.version,
+      u: this.#replicas.size,
+      on: this.#options.onlineCount(),
+    });
   }
 
   #sendSummary(r: Replica, c: Changes, now: number): void {
-    let size = c.listed.reduce((n, x) => n + x.row.size + 1, 0);
-    const watched: Replica[] = [];
-    if (r.selfDirty) {
-      r.selfDirty = false;
-      size += r.row.size + 1;
-      watched.push(r);
-    }
-    for (const x of r.dirty ?? []) {
-      if (size + x.row.size + 1 > SUMMARY_ROWS_BUDGET) break;
-      size += x.row.size + 1;
-      watched.push(x);
-      r.dirty!.delete(x);
-    }
-    if (r.dirty?.size === 0) r.dirty = undefined;
-    const version = this.#version;
+    const watched = takeChangedRows(r, c);
+    const version = this.#log.version;
     const transfer: Transfer = {
       version,
       left: 1,
@@ -476,18 +369,8 @@ export class TableReplication {
     };
     r.transfer = transfer;
     const id = this.#options.ids.next();
-    this.#inFlight++;
-    this.#options.retransmitter.send(
-      { id, to: r.user.address, bytes: this.#encodeSummary(c, watched, id) },
-      now,
-      {
-        deadline: now + BULK_WINDOW_MS,
-        maxBackoff: BULK_MAX_BACKOFF_MS,
-        minTimeout: TABLE_MIN_TIMEOUT_MS,
-        onAck: (ack) => this.#acked(r, version, ack.now),
-        onExpire: (at) => this.#expired(r, version, at),
-      },
-    );
+    const bytes = this.#encodeSummary(c, watched, id);
+    this.#sendTracked(r, { id, bytes, version, now });
   }
 
   #acked(r: Replica, version: number, now: number): void {
@@ -499,7 +382,7 @@ export class TableReplication {
     r.transfer = null;
     r.ackedVersion = version;
     r.failures = 0;
-    if (version < this.#version || hasDirty(r)) this.scheduleFlush(now);
+    if (version < this.#log.version || hasDirty(r)) this.scheduleFlush(now);
   }
 
   #expired(r: Replica, version: number, now: number): void {
@@ -508,12 +391,8 @@ export class TableReplication {
     const watched = r.transfer.watched;
     r.transfer = null;
     if (watched !== undefined) {
-      // A summary lost: its looked-up rows go in the next one, which names
-      // what changed since the last one this client ACKed.
-      for (const x of watched) {
-        if (x === r) r.selfDirty = true;
-        else if (r.watching?.has(x)) (r.dirty ??= new Set()).add(x);
-      }
+      // A summary lost: its looked-up rows go in the next one.
+      requeueLost(r, watched);
       if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
       return;
     }
@@ -537,41 +416,11 @@ export class TableReplication {
   // The replicas whose rows changed since `version`, in registration order;
   // undefined when a snapshot is smaller (more than half the table changed).
   #delta(version: number): Replica[] | undefined {
-    const names = new Set<string>();
     const limit = Math.max(DELTA_MIN_ROWS, this.#replicas.size >> 1);
-    for (
-      let i = this.#log.length - 1;
-      i >= 0 && this.#log[i].version > version;
-      i--
-    ) {
-      // A removal: only a snapshot says it.
-      if (this.#log[i].gone) return undefined;
-      names.add(this.#log[i].name);
-      if (names.size > limit) return undefined;
-    }
-    return [...names].map((n) => this.#replicas.get(n)!).sort((a, b) =>
-      a.user.order - b.user.order
-    );
+    const names = this.#log.changedSince(version, limit);
+    return names && [...names].map((n) => this.#replicas.get(n)!).sort((
+      a,
+      b,
+    ) => a.user.order - b.user.order);
   }
-}
-
-// Whether a big room's client has looked-up rows (or its own) to be sent.
-function hasDirty(r: Replica): boolean {
-  return r.selfDirty === true || (r.dirty?.size ?? 0) > 0;
-}
-
-function rowOf(user: User): Row {
-  const row: Row = [
-    user.name,
-    user.address.hostname,
-    user.address.port,
-    user.online ? 1 : 0,
-  ];
-  // The X25519 key, then the claimed flag (issue 14): absent for an old
-  // client that published no key.
-  if (user.agreementKey !== undefined) {
-    row.push(user.agreementKey);
-    if (user.claimed === true) row.push(1);
-  }
-  return row;
 }

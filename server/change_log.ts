@@ -1,0 +1,78 @@
+/**
+ * The table's version and its change log: which user's row changed at each
+ * version, so that a client behind by a few versions gets a delta (the rows
+ * changed since the version it ACKed) rather than the whole table. The log
+ * keeps at most `CHANGE_LOG_MAX` entries, dropping the oldest
+ * `CHANGE_LOG_TRIM` when full; a client older than the log gets a snapshot.
+ *
+ * @module
+ */
+import { CHANGE_LOG_MAX, CHANGE_LOG_TRIM } from "./constants.ts";
+
+/** The table's versions and what changed at each. */
+export class ChangeLog {
+  #version = 0;
+  // `gone`: the change removed the row (a transient session left).
+  #log: { version: number; name: string; gone?: true }[] = [];
+
+  /** The table's current version (0 before any change). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The oldest version a delta can start from. */
+  get base(): number {
+    return this.#log.length > 0 ? this.#log[0].version - 1 : this.#version;
+  }
+
+  /**
+   * A user's row changed (or was added).
+   *
+   * @returns The new version.
+   */
+  changed(name: string): number {
+    this.#version++;
+    this.#log.push({ version: this.#version, name });
+    this.#trim();
+    return this.#version;
+  }
+
+  /**
+   * A user's row was removed: no delta can say it.
+   *
+   * @returns The new version.
+   */
+  removed(name: string): number {
+    this.#version++;
+    this.#log.push({ version: this.#version, name, gone: true });
+    this.#trim();
+    return this.#version;
+  }
+
+  /**
+   * The names whose rows changed after `version`, newest first.
+   *
+   * @param version The version the client holds.
+   * @param limit Most names: past it a snapshot is smaller.
+   * @returns The names, or undefined when only a snapshot says what changed
+   * (a row was removed, or more than `limit` changed).
+   */
+  changedSince(version: number, limit: number): Set<string> | undefined {
+    const names = new Set<string>();
+    for (
+      let i = this.#log.length - 1;
+      i >= 0 && this.#log[i].version > version;
+      i--
+    ) {
+      // A removal: only a snapshot says it.
+      if (this.#log[i].gone) return undefined;
+      names.add(this.#log[i].name);
+      if (names.size > limit) return undefined;
+    }
+    return names;
+  }
+
+  #trim(): void {
+    if (this.#log.length > CHANGE_LOG_MAX) this.#log.splice(0, CHANGE_LOG_TRIM);
+  }
+}
