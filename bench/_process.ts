@@ -126,15 +126,27 @@ export class Child {
 }
 
 /**
- * A udpchat server process on a free port, online. `BENCH_SERVER_FLAGS`
- * adds flags to its `deno run`, e.g. `--cpu-prof --cpu-prof-dir=prof`.
+ * A udpchat server process, online: on a free port, or on `options.port`
+ * (a restart on the port of a server that stopped), with `options.args`
+ * after `-s PORT` (e.g. `--store nats://...`). `BENCH_SERVER_FLAGS` adds
+ * flags to its `deno run`, e.g. `--cpu-prof --cpu-prof-dir=prof`.
  */
-export async function startServer(): Promise<{ child: Child; port: number }> {
-  const port = freePort();
+export async function startServer(
+  options: { port?: number; args?: readonly string[] } = {},
+): Promise<{ child: Child; port: number }> {
+  const port = options.port ?? freePort();
   const extra = (Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ")
     .filter((f) => f !== "");
   const child = new Child(
-    ["run", "--allow-net", ...extra, "main.ts", "-s", String(port)],
+    [
+      "run",
+      "--allow-net",
+      ...extra,
+      "main.ts",
+      "-s",
+      String(port),
+      ...options.args ?? [],
+    ],
     "server",
   );
   await child.next((l) => l === "[Server is online...]", 30_000);

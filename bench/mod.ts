@@ -16,17 +16,16 @@
  * ```
  *
  * `--only=a,b` runs some sections: latency, throughput, rooms, memory,
- * blackbox (the echo baselines always run).
+ * blackbox, store (the echo baselines always run). `--only=store` (`deno task
+ * bench:store`) compares `--store memory` with `--store nats://` (a
+ * `nats-server -js` it starts; skipped, saying why, when none is installed)
+ * and measures table convergence after a server restart; it writes
+ * docs/bench_store_results.json.
  *
  * @module
  */
-import { ClientState } from "../client/state.ts";
-import { UdpDriver } from "../runtime/udp_driver.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import { MAX_DATAGRAM_BYTES } from "../protocol/constants.ts";
-import type { OutputEvent } from "../protocol/events.ts";
-import { describeClientEvent } from "../protocol/lines.ts";
-import type { ClientEvent } from "../client/mod.ts";
 import { ServerState } from "../server/state.ts";
 import {
   closeAll,
@@ -46,7 +45,16 @@ import {
   startEcho,
   startServer,
 } from "./_process.ts";
+import { realClient, until } from "./_real_client.ts";
 import { room, type RoomRun } from "./_rooms.ts";
+import { BenchNats, natsSkipReason } from "./_nats.ts";
+import {
+  convergence,
+  type ConvergenceRun,
+  fanout,
+  type FanoutRun,
+  savedLatency,
+} from "./_store.ts";
 import {
   fmtBytes,
   fmtInt,
@@ -79,6 +87,17 @@ const CFG = quick
     memMessages: 3_000,
     settle: false,
     boxSends: 5,
+    store: {
+      saves: 30,
+      fanoutN: 50,
+      fanouts: 2,
+      clients: 50,
+      workers: 1,
+      keepaliveMs: 1_000,
+      restarts: 1,
+      // The restart with NATS only in the full run (time).
+      natsConvergence: false,
+    },
   }
   : {
     pings: 3_000,
@@ -98,6 +117,16 @@ const CFG = quick
     memMessages: 100_000,
     settle: true,
     boxSends: 50,
+    store: {
+      saves: 300,
+      fanoutN: 1_000,
+      fanouts: 5,
+      clients: 1_000,
+      workers: 2,
+      keepaliveMs: 1_000,
+      restarts: 3,
+      natsConvergence: true,
+    },
   };
 /**
  * Registrations under way at once over all load processes: the server's
@@ -118,6 +147,8 @@ const results: Record<string, unknown> = {
     ? "deno task bench:quick"
     : only?.join(",") === "rooms"
     ? "deno task bench:rooms"
+    : only?.join(",") === "store"
+    ? "deno task bench:store"
     : "deno task bench",
 };
 let largestSeen = 0;
@@ -332,51 +363,6 @@ function stateHeapPerUser(users: number): number | null {
   const per = (Deno.memoryUsage().heapUsed - before) / users;
   if (server.stats().users !== users) throw new Error("users missing");
   return per;
-}
-
-// ---- in-process clients with the real state machine -------------------------
-
-interface Real {
-  state: ClientState;
-  driver: UdpDriver<ClientEvent>;
-  done: Promise<void>;
-  next: (test: (e: OutputEvent) => boolean) => Promise<OutputEvent>;
-}
-
-async function realClient(name: string, sp: number): Promise<Real> {
-  const conn = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const state = new ClientState({
-    name,
-    server: { hostname: "127.0.0.1", port: sp },
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
-  });
-  const waiters: {
-    test: (e: OutputEvent) => boolean;
-    resolve: (e: OutputEvent) => void;
-  }[] = [];
-  const driver = new UdpDriver(conn, state, {
-    print: (event) => {
-      const e = describeClientEvent(event);
-      const i = waiters.findIndex((w) => w.test(e));
-      if (i >= 0) waiters.splice(i, 1)[0].resolve(e);
-    },
-  });
-  const done = driver.run();
-  const next = (test: (e: OutputEvent) => boolean) =>
-    new Promise<OutputEvent>((resolve) => waiters.push({ test, resolve }));
-  const ready = next((e) => e.event === "table");
-  state.start(Date.now());
-  driver.step();
-  await ready;
-  return { state, driver, done, next };
-}
-
-function until(c: Real, cond: () => boolean): Promise<void> {
-  return cond() ? Promise.resolve() : c.next(() => cond()).then(() => {});
 }
 
 async function latency(
@@ -808,6 +794,124 @@ if (runs("blackbox")) {
   results.blackBox = { p50, p99 };
 }
 
+if (runs("store")) {
+  const S = CFG.store;
+  const skip = natsSkipReason();
+  if (skip !== undefined) console.log(`  store: NATS part skipped: ${skip}`);
+  const stores: [string, string[]][] = [["memory", ["--store", "memory"]]];
+  const nats = skip === undefined ? await BenchNats.start() : undefined;
+  if (nats !== undefined) stores.push(["nats", ["--store", nats.url]]);
+  const saved: Record<string, number[]> = {};
+  const fan: Record<string, FanoutRun> = {};
+  const conv: Record<string, ConvergenceRun> = {};
+  const offline = Math.round(S.fanoutN / 10);
+  const t0 = performance.now();
+  try {
+    for (const [what, args] of stores) {
+      saved[what] = await savedLatency(args, S.saves);
+      fan[what] = await fanout(args, S.fanoutN, offline, S.fanouts);
+      largestSeen = Math.max(largestSeen, fan[what].largest);
+      if (what === "nats" && !S.natsConvergence) {
+        console.log("  store: restart with NATS skipped in --quick (time)");
+        continue;
+      }
+      conv[what] = await convergence(args, {
+        clients: S.clients,
+        workers: S.workers,
+        keepaliveMs: S.keepaliveMs,
+        restarts: S.restarts,
+        capMs: 60_000,
+      });
+    }
+  } finally {
+    await nats?.stop();
+  }
+  console.log(
+    `  store: section took ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const ratio = (m: number, n: number | undefined) =>
+    n === undefined ? "" : `nats/memory ${fmtRatio(n / m)}`;
+  const p50 = (what: string) =>
+    saved[what] === undefined ? undefined : median(saved[what]);
+  const p99 = (what: string) =>
+    saved[what] === undefined ? undefined : percentile(saved[what], 99);
+  for (const [what] of stores) {
+    row(
+      `\`--store ${what}\`: \`send\` to an Offline user → saved notice, p50 / p99 (${
+        saved[what].length
+      } sends)`,
+      `${fmtMs(p50(what)!)} / ${fmtMs(p99(what)!)}`,
+      what === "memory"
+        ? `Deno echo ${fmtMs(rtt.deno.p50)}`
+        : `memory ${fmtMs(p50("memory")!)} / ${fmtMs(p99("memory")!)}`,
+      what === "memory"
+        ? vsFloor(p50(what)!, rtt.deno.p50)
+        : `p50 ${ratio(p50("memory")!, p50(what))}; p99 ${
+          ratio(p99("memory")!, p99(what))
+        }`,
+    );
+  }
+  for (const [what] of stores) {
+    const f = fan[what];
+    const m = f.times.length > 0 ? median(f.times) : null;
+    const mem = fan.memory.times.length > 0 ? median(fan.memory.times) : null;
+    row(
+      `\`--store ${what}\`: \`send_all\` fan-out, ${
+        fmtInt(f.online)
+      } Online + ${fmtInt(f.offline)} Offline: until done (ACKed or saved)`,
+      f.all && m !== null
+        ? `${fmtMs(m)} (median of ${f.times.length}; ${
+          fmtMs(Math.min(...f.times))
+        } to ${
+          fmtMs(Math.max(...f.times))
+        }); Online recipients not ACKed in time (so saved) per run: ${
+          f.notices.map((x) => x.noack - f.offline).join(", ")
+        }`
+        : `NOT all resolved (${f.times.length} of ${S.fanouts} runs done; notices ${
+          JSON.stringify(f.notices)
+        })`,
+      what === "memory" ? "" : `memory ${fmtMs(mem)}`,
+      what === "memory" || m === null || mem === null ? "" : ratio(mem, m),
+    );
+  }
+  for (const what of Object.keys(conv)) {
+    const c = conv[what];
+    const done = c.fromStart.filter((x): x is number => x !== null);
+    const m = done.length > 0 ? median(done) : null;
+    row(
+      `\`--store ${what}\`: restart with ${
+        fmtInt(c.clients)
+      } idle clients (keepalive ${
+        c.keepaliveMs / 1000
+      } s ±25 %): new server's start → every client registered again with the full table`,
+      done.length === c.fromStart.length && m !== null
+        ? `${fmtMs(m)} (median of ${done.length} restarts; ${
+          fmtMs(Math.min(...done))
+        } to ${fmtMs(Math.max(...done))}); ${c.exited} clients gave up`
+        : `NOT complete within 60 s in ${
+          c.fromStart.length - done.length
+        } of ${c.fromStart.length} restarts`,
+      `server online ${fmtMs(median(c.toOnline))} after its start`,
+      what === "memory" || m === null || conv.memory.fromStart.length === 0
+        ? ""
+        : ratio(
+          median(conv.memory.fromStart.filter((x): x is number => x !== null)),
+          m,
+        ),
+    );
+  }
+  results.store = {
+    natsSkipped: skip ?? null,
+    saved: Object.fromEntries(
+      Object.entries(saved).map((
+        [k, xs],
+      ) => [k, { p50: median(xs), p99: percentile(xs, 99), n: xs.length }]),
+    ),
+    fanout: fan,
+    convergence: conv,
+  };
+}
+
 if (memBase !== undefined) {
   const heap = stateHeapPerUser(CFG.heapUsers);
   row(
@@ -885,10 +989,14 @@ console.log(
 for (const r of rows) console.log(`| ${r.join(" | ")} |`);
 console.log(`\n${seconds.toFixed(0)} s in all`);
 results.table = rows;
-if (!quick && (only === undefined || only.join(",") === "rooms")) {
+const onlyOne = only?.join(",");
+if (
+  !quick &&
+  (only === undefined || onlyOne === "rooms" || onlyOne === "store")
+) {
   const file = only === undefined
     ? `${ROOT}docs/bench_results.json`
-    : `${ROOT}docs/bench_rooms_results.json`;
+    : `${ROOT}docs/bench_${onlyOne}_results.json`;
   Deno.writeTextFileSync(file, JSON.stringify(results, null, 2) + "\n");
   console.log(`wrote ${file.slice(ROOT.length)}`);
 }

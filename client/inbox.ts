@@ -15,6 +15,7 @@
  */
 import { type Address, addressKey } from "../protocol/address.ts";
 import { RecentMap } from "../protocol/dedup.ts";
+import { sealedLength } from "../protocol/e2e_crypto.ts";
 import type { ChatMessage, WelcomeMessage } from "../protocol/messages.ts";
 import { Reassembler } from "../protocol/reassembly.ts";
 import { fitsMessageLimit } from "../protocol/text.ts";
@@ -76,6 +77,12 @@ export class Inbox {
   #end = 0;
   #entries = new Map<number, ClientEvent | typeof SHOWN_BEFORE>();
   #headerShown = false;
+  // Messages being reassembled one part of which said `e: 1`: the whole
+  // message is sealed, whatever its other parts say.
+  #sealedPartials = new RecentMap<string, true>({
+    ttl: SEEN_KEYS_TTL_MS,
+    capacity: SEEN_KEYS_CAPACITY,
+  });
   // Sealed messages that did not open, by origin: ACKed `held`, never shown.
   #unopened = new RecentMap<string, true>({
     ttl: SEEN_KEYS_TTL_MS,
@@ -147,9 +154,24 @@ export class Inbox {
     const r = m.o !== undefined
       ? this.#listReassembler.add(source, m, now)
       : this.#reassembler.add(source, m, now);
-    if (r.status !== "complete") return;
+    // A message is sealed when any of its parts says so: the part that
+    // completes it does not decide alone (its flag may have been lost).
+    const partial = `${
+      m.o !== undefined ? "o" : "l"
+    }\u0000${source}\u0000${m.k}`;
+    let sealed = m.e === 1 || this.#sealedPartials.has(partial, now);
+    if (r.status !== "complete") {
+      if (m.e === 1 && r.status === "partial") {
+        this.#sealedPartials.set(partial, true, now);
+      }
+      return;
+    }
+    this.#sealedPartials.delete(partial);
+    // Private text that looks sealed but is not flagged (a relay that lost
+    // the flag): opened like a flagged one, never shown as it came.
+    if (!sealed && m.g !== 1 && looksSealed(r.text)) sealed = true;
     const origin = originKey(m);
-    const text = m.e === 1 ? this.#open(m, r.text) : r.text;
+    const text = sealed ? this.#open(m, r.text) : r.text;
     if (text === undefined) {
       // Not shown, not taken for seen (a genuine copy may follow by another
       // path), ACKed `held`; an offline-list entry is skipped.
@@ -272,6 +294,18 @@ export class Inbox {
       this.#next++;
     }
   }
+}
+
+// Whether a text looks like a sealed message (protocol/e2e_crypto.ts): only
+// base64url characters, at least as long as one byte sealed, and as varied as
+// random bytes are (a long run of one letter is not taken for one).
+function looksSealed(text: string): boolean {
+  if (text.length < sealedLength(1) || text.length % 4 === 1) return false;
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return false;
+  if (!/[A-Z]/.test(text) || !/[a-z]/.test(text) || !/[0-9]/.test(text)) {
+    return false;
+  }
+  return new Set(text).size >= 24;
 }
 
 // A message's identity: its authenticated origin (the sender's name, as the

@@ -5,7 +5,10 @@
  * counted, and the warning when a claimed peer's key changes.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { seededBytes } from "./_sim.ts";
+import { clientAddr, FakeNet, seededBytes, SERVER } from "./_sim.ts";
+import { ClientState as SimClient } from "./_client.ts";
+import { ServerState } from "../server/state.ts";
+import { claimKeyFromSeed } from "../protocol/claim.ts";
 import {
   agreementKeyFromSecret,
   sealedLength,
@@ -236,4 +239,134 @@ Deno.test("client core: an Offline recipient gets a sealed copy only when its na
     assertEquals(save.message.e === 1, sealed, `claimed: ${claimed}`);
     assertEquals(save.message.text.includes("for later"), !sealed);
   }
+});
+
+// ---- a sealed message whose flag was lost on the way -----------------------
+
+// A relay that does not carry `e` (an older server, or one that rebuilds the
+// message from the fields it knows): every `msg` from the server to `to`
+// arrives without it. On the fake network, with the real cores.
+function stripSealedFlag(net: FakeNet, to: (a: Address) => boolean): void {
+  net.filter = (d) => {
+    if (d.from.port !== SERVER.port || !to(d.to)) return false;
+    const r = decodeMessage(d.bytes);
+    if (!r.ok || r.message.t !== "msg" || r.message.e !== 1) return false;
+    const { e: _e, ...plain } = r.message;
+    net.inject(d.from, d.to, encodeMessage(plain));
+    return true;
+  };
+}
+
+function joinSealed(
+  net: FakeNet,
+  at: Address,
+  options: { name: string; seed: number; secret: number; claimed?: boolean },
+): SimClient {
+  const client = net.add(
+    at,
+    new SimClient({
+      name: options.name,
+      server: SERVER,
+      random: seededBytes(options.seed),
+      claim: options.claimed === true ? OWNER_CLAIM : undefined,
+      agreement: agreementKeyFromSecret(
+        new Uint8Array(32).fill(options.secret),
+      ),
+    }),
+  );
+  client.start(net.now);
+  net.step();
+  net.run(1000);
+  return client;
+}
+
+const OWNER_CLAIM = claimKeyFromSeed(new Uint8Array(32).fill(1));
+// Base64url runs as long as a sealed text: what must never be shown.
+const SEALED_RUN = /[A-Za-z0-9_-]{80,}/;
+
+for (const long of [false, true]) {
+  Deno.test(`sim: a sealed ${long ? "long " : ""}offline message whose flag was lost is opened, never shown raw`, () => {
+    const net = new FakeNet();
+    net.add(SERVER, new ServerState({ random: seededBytes(1) }));
+    const A = clientAddr(1), B = clientAddr(2), B2 = clientAddr(3);
+    const a = joinSealed(net, A, { name: "userA", seed: 11, secret: 5 });
+    const b = joinSealed(net, B, {
+      name: "userB",
+      seed: 12,
+      secret: 6,
+      claimed: true,
+    });
+    b.command("dereg userB", net.now);
+    net.step();
+    net.run(1000);
+    const text = long ? "secret for B, ".repeat(200).trim() : "secret for B";
+    a.command(`send userB ${text}`, net.now);
+    net.step();
+    net.run(2000);
+    stripSealedFlag(net, (to) => to.port === B2.port);
+    joinSealed(net, B2, { name: "userB", seed: 13, secret: 6, claimed: true });
+    net.run(2000);
+    const lines = net.lines(B2);
+    assert(!lines.some((l) => SEALED_RUN.test(l)), lines.join("\n"));
+    assert(lines.some((l) => l.endsWith(text)), lines.join("\n"));
+  });
+}
+
+Deno.test("sim: a sealed message relayed by the server (save, pending) whose flag was lost is opened, never shown raw", () => {
+  const net = new FakeNet();
+  net.add(SERVER, new ServerState({ random: seededBytes(1) }));
+  const A = clientAddr(1), B = clientAddr(2);
+  const a = joinSealed(net, A, { name: "userA", seed: 11, secret: 5 });
+  joinSealed(net, B, { name: "userB", seed: 12, secret: 6 });
+  stripSealedFlag(net, (to) => to.port === B.port);
+  const filter = net.filter!;
+  // userA cannot reach userB directly: the server relays (`r: "pending"`).
+  net.filter = (d) =>
+    (d.from.port === A.port && d.to.port === B.port) ||
+    filter(d);
+  a.command("send userB relayed secret", net.now);
+  net.step();
+  net.run(3000);
+  const lines = net.lines(B);
+  assert(!lines.some((l) => SEALED_RUN.test(l)), lines.join("\n"));
+  assert(lines.includes("userA: relayed secret"), lines.join("\n"));
+});
+
+Deno.test("client core: a message one part of which is flagged sealed is opened as a whole, or dropped", () => {
+  const text = "part ".repeat(300);
+  const { B, msgs } = sendPeerToPeer(text);
+  assert(msgs.length > 1, `${msgs.length} parts`);
+  // The last part loses its flag: the message is still sealed, and opens.
+  msgs.forEach((bytes, i) => {
+    const r = decodeMessage(bytes);
+    assert(r.ok && r.message.t === "msg");
+    const { e: _e, ...plain } = r.message;
+    const m = i === msgs.length - 1 ? plain : r.message;
+    B.core.receiveDatagram(encodeMessage(m), ADDR_A, T0);
+  });
+  assertEquals(B.core.events(), [
+    { type: "message", from: "userA", message: text, own: false },
+  ]);
+  // A forged text that looks sealed, unflagged, does not open: dropped.
+  const forged = b.seal("x", {
+    to: b.publicKey,
+    context: { from: "userA", to: "userB", k: "userA:ff:9" },
+    nonce: NONCE,
+  })!;
+  B.core.receiveDatagram(
+    encodeMessage({
+      t: "msg",
+      id: 4242,
+      from: "userA",
+      g: 0,
+      k: "userA:ff:9",
+      pi: 0,
+      pn: 1,
+      text: forged,
+    }),
+    ADDR_A,
+    T0,
+  );
+  assertEquals(B.core.events(), []);
+  assertEquals(B.core.dropped.decrypt_failed, 1);
 });
