@@ -44,7 +44,7 @@ function firstLine(args: string[]): string {
   return error(args).split("\n")[0];
 }
 
-Deno.test("args: server mode", () => {
+Deno.test("parseCommandLine(): server mode", () => {
   assertEquals(parseCommandLine(["-s", "5000"]), {
     mode: "server",
     port: 5000,
@@ -62,27 +62,27 @@ Deno.test("args: server mode", () => {
   });
 });
 
-Deno.test("args: server --json, before or after the port", () => {
+Deno.test("parseCommandLine(): server --json, before or after the port", () => {
   const want = { mode: "server", port: 5000, json: true };
   assertEquals(parseCommandLine(["-s", "5000", "--json"]), want);
   assertEquals(parseCommandLine(["--json", "-s", "5000"]), want);
 });
 
-Deno.test("args: client mode", () => {
+Deno.test("parseCommandLine(): client mode", () => {
   assertEquals(
     parseCommandLine(["-c", "alice", "localhost", "5000", "6000"]),
     client(),
   );
 });
 
-Deno.test("args: client port 0 picks a free port", () => {
+Deno.test("parseCommandLine(): client port 0 picks a free port", () => {
   assertEquals(
     parseCommandLine(["-c", "alice", "localhost", "5000", "0"]),
     client({ clientPort: 0 }),
   );
 });
 
-Deno.test("args: client options", () => {
+Deno.test("parseCommandLine(): client options", () => {
   assertEquals(
     parseCommandLine([
       "-c",
@@ -98,7 +98,7 @@ Deno.test("args: client options", () => {
   );
 });
 
-Deno.test("args: --exec is repeatable and keeps its order", () => {
+Deno.test("parseCommandLine(): --exec is repeatable and keeps its order", () => {
   assertEquals(
     parseCommandLine([
       "--exec",
@@ -119,7 +119,7 @@ Deno.test("args: --exec is repeatable and keeps its order", () => {
   );
 });
 
-Deno.test("args: an --exec command may look like an option", () => {
+Deno.test("parseCommandLine(): an --exec command may look like an option", () => {
   assertEquals(
     parseCommandLine([
       "-c",
@@ -136,7 +136,7 @@ Deno.test("args: an --exec command may look like an option", () => {
   );
 });
 
-Deno.test("args: -- ends the options", () => {
+Deno.test("parseCommandLine(): -- ends the options", () => {
   assertEquals(
     parseCommandLine(["-c", "--", "-bob", "localhost", "5000", "6000"]),
     client({ name: "-bob" }),
@@ -147,7 +147,7 @@ Deno.test("args: -- ends the options", () => {
   );
 });
 
-Deno.test("args: --help and -h", () => {
+Deno.test("parseCommandLine(): --help and -h", () => {
   assertEquals(parseCommandLine(["--help"]), { mode: "help" });
   assertEquals(parseCommandLine(["-h"]), { mode: "help" });
   // Wins over anything else, even a command line that is wrong.
@@ -157,7 +157,7 @@ Deno.test("args: --help and -h", () => {
   assertEquals(parseCommandLine(["--version", "--help"]), { mode: "help" });
 });
 
-Deno.test("args: --version and -V", () => {
+Deno.test("parseCommandLine(): --version and -V", () => {
   assertEquals(parseCommandLine(["--version"]), { mode: "version" });
   assertEquals(parseCommandLine(["-V"]), { mode: "version" });
   assertEquals(parseCommandLine(["-c", "x", "--version"]), {
@@ -165,11 +165,11 @@ Deno.test("args: --version and -V", () => {
   });
 });
 
-Deno.test("args: VERSION is semver 0.1.0", () => {
+Deno.test("parseCommandLine(): VERSION is semver 0.1.0", () => {
   assertEquals(VERSION, "0.1.0");
 });
 
-Deno.test("args: HELP_TEXT shows every mode, flag, chat command and exit status", () => {
+Deno.test("parseCommandLine(): HELP_TEXT shows every mode, flag, chat command and exit status", () => {
   for (
     const s of [
       "udpchat -s <server_port> [--json]",
@@ -209,7 +209,7 @@ Deno.test("args: HELP_TEXT shows every mode, flag, chat command and exit status"
   }
 });
 
-Deno.test("args: exit statuses are distinct and documented values", () => {
+Deno.test("parseCommandLine(): exit statuses are distinct and documented values", () => {
   assertEquals(
     [
       EXIT_OK,
@@ -223,7 +223,7 @@ Deno.test("args: exit statuses are distinct and documented values", () => {
   );
 });
 
-Deno.test("args: neither -s nor -c", () => {
+Deno.test("parseCommandLine(): neither -s nor -c", () => {
   // One line (the issue #12 wording): no usage lines after it.
   assertEquals(error([]), "Missing -s or -c (try --help)");
   assertEquals(
@@ -233,7 +233,7 @@ Deno.test("args: neither -s nor -c", () => {
   assertEquals(firstLine(["--json"]), "Missing -s or -c (try --help)");
 });
 
-Deno.test("args: both -s and -c", () => {
+Deno.test("parseCommandLine(): both -s and -c", () => {
   assertEquals(
     error(["-s", "5000", "-c", "a", "localhost", "5000", "6000"]),
     "Choose one of -s (server) and -c (client)",
@@ -248,7 +248,7 @@ Deno.test("args: both -s and -c", () => {
   );
 });
 
-Deno.test("args: unknown options", () => {
+Deno.test("parseCommandLine(): unknown options", () => {
   assertEquals(
     error(["-s", "5000", "--bogus"]),
     "Unknown option: --bogus (try --help)",
@@ -264,7 +264,7 @@ Deno.test("args: unknown options", () => {
   );
 });
 
-Deno.test("args: server: missing or extra port", () => {
+Deno.test("parseCommandLine(): server: missing or extra port", () => {
   assertEquals(error(["-s"]), `Missing server port (${USAGE_SERVER})`);
   assertEquals(
     error(["-s", "--json"]),
@@ -276,7 +276,7 @@ Deno.test("args: server: missing or extra port", () => {
   );
 });
 
-Deno.test("args: server: client options are refused", () => {
+Deno.test("parseCommandLine(): server: client options are refused", () => {
   assertEquals(
     error(["-s", "5000", "--exec", "send a b"]),
     "Not a server option: --exec",
@@ -295,14 +295,14 @@ Deno.test("args: server: client options are refused", () => {
   );
 });
 
-Deno.test("args: --exec without a command", () => {
+Deno.test("parseCommandLine(): --exec without a command", () => {
   assertEquals(
     error(["-c", "a", "localhost", "5000", "6000", "--exec"]),
     "Missing command after --exec",
   );
 });
 
-Deno.test("args: client: says which arguments are missing", () => {
+Deno.test("parseCommandLine(): client: says which arguments are missing", () => {
   assertEquals(
     error(["-c"]),
     `Missing name, server host, server port, client port (${USAGE_CLIENT})`,
@@ -321,14 +321,14 @@ Deno.test("args: client: says which arguments are missing", () => {
   );
 });
 
-Deno.test("args: client: extra arguments", () => {
+Deno.test("parseCommandLine(): client: extra arguments", () => {
   assertEquals(
     error(["-c", "alice", "localhost", "5000", "6000", "hi"]),
     `Unexpected argument: hi (${USAGE_CLIENT})`,
   );
 });
 
-Deno.test("args: ports must be whole numbers in range", () => {
+Deno.test("parseCommandLine(): ports must be whole numbers in range", () => {
   const cases: [string[], string][] = [
     [["-s", "0"], 'Invalid server port: "0" is not between 1 and 65535'],
     [
@@ -410,7 +410,7 @@ Deno.test("args: ports must be whole numbers in range", () => {
   });
 });
 
-Deno.test("args: names", () => {
+Deno.test("parseCommandLine(): names", () => {
   for (
     const name of [
       "a",
@@ -449,7 +449,7 @@ Deno.test("args: names", () => {
   }
 });
 
-Deno.test("args: hosts that are accepted", () => {
+Deno.test("parseCommandLine(): hosts that are accepted", () => {
   for (
     const host of [
       "localhost",
@@ -481,7 +481,7 @@ Deno.test("args: hosts that are accepted", () => {
   }
 });
 
-Deno.test("args: hosts that are refused", () => {
+Deno.test("parseCommandLine(): hosts that are refused", () => {
   const cases: [string, string][] = [
     ["", "Invalid server host: it is empty"],
     ["256.0.0.1", 'Invalid server host: "256.0.0.1" is not an IPv4 address'],
@@ -555,7 +555,7 @@ Deno.test("args: hosts that are refused", () => {
   }
 });
 
-Deno.test("args: errors are one sentence-case line without a final full stop", () => {
+Deno.test("parseCommandLine(): errors are one sentence-case line without a final full stop", () => {
   const bad = [
     [],
     ["-x"],
@@ -576,7 +576,7 @@ Deno.test("args: errors are one sentence-case line without a final full stop", (
   }
 });
 
-Deno.test("args: the input array is not changed", () => {
+Deno.test("parseCommandLine(): the input array is not changed", () => {
   const args = Object.freeze([
     "-c",
     "a",
@@ -596,7 +596,7 @@ Deno.test("args: the input array is not changed", () => {
   );
 });
 
-Deno.test("args: every error is one line", () => {
+Deno.test("parseCommandLine(): every error is one line", () => {
   const bad = [
     [],
     ["-s"],
@@ -611,7 +611,7 @@ Deno.test("args: every error is one line", () => {
   }
 });
 
-Deno.test("args: -s5000 is -s 5000, and options take --opt=value", () => {
+Deno.test("parseCommandLine(): -s5000 is -s 5000, and options take --opt=value", () => {
   assertEquals(parseCommandLine(["-s5000"]), {
     mode: "server",
     port: 5000,
@@ -644,7 +644,7 @@ Deno.test("args: -s5000 is -s 5000, and options take --opt=value", () => {
   );
 });
 
-Deno.test("args: spellings that are not udpchat's are unknown options", () => {
+Deno.test("parseCommandLine(): spellings that are not udpchat's are unknown options", () => {
   for (
     const bad of [
       "--s",
@@ -669,7 +669,7 @@ Deno.test("args: spellings that are not udpchat's are unknown options", () => {
   );
 });
 
-Deno.test("args: -- ends the options, also before a port", () => {
+Deno.test("parseCommandLine(): -- ends the options, also before a port", () => {
   assertEquals(parseCommandLine(["-s", "--", "5000"]), {
     mode: "server",
     port: 5000,
@@ -681,7 +681,7 @@ Deno.test("args: -- ends the options, also before a port", () => {
   );
 });
 
-Deno.test("args: -h and -V are in the help", () => {
+Deno.test("parseCommandLine(): -h and -V are in the help", () => {
   assertMatch(HELP_TEXT, /-h, --help/);
   assertMatch(HELP_TEXT, /-V, --version/);
 });

@@ -163,7 +163,7 @@ const SAMPLES: Message[] = [
   },
 ];
 
-Deno.test("codec round-trips every message type with and without optional fields", () => {
+Deno.test("encodeMessage() and decodeMessage() round-trip every message type with and without optional fields", () => {
   const seen = new Set<string>();
   for (const m of SAMPLES) {
     const b = encodeMessage(m);
@@ -175,7 +175,7 @@ Deno.test("codec round-trips every message type with and without optional fields
   assertEquals([...seen].sort(), [...MESSAGE_TYPES].sort());
 });
 
-Deno.test("codec checks the size before anything else: 1,200 bytes pass, 1,201 are oversize", () => {
+Deno.test("decodeMessage() checks the size before anything else: 1,200 bytes pass, 1,201 are oversize", () => {
   const head = '{"v":1,"t":"ack","id":1,"pad":"';
   const tail = '"}';
   const fill = (n: number) =>
@@ -192,7 +192,7 @@ Deno.test("codec checks the size before anything else: 1,200 bytes pass, 1,201 a
   assertEquals(reason(new Uint8Array(65507)), "oversize");
 });
 
-Deno.test("codec rejects invalid UTF-8", () => {
+Deno.test("decodeMessage() rejects invalid UTF-8", () => {
   const cases = [
     [0xff],
     [0xfe, 0xff],
@@ -211,7 +211,7 @@ Deno.test("codec rejects invalid UTF-8", () => {
   }
 });
 
-Deno.test("codec rejects what is not a JSON object", () => {
+Deno.test("decodeMessage() rejects what is not a JSON object", () => {
   for (
     const s of [
       "",
@@ -232,7 +232,7 @@ Deno.test("codec rejects what is not a JSON object", () => {
   }
 });
 
-Deno.test("codec rejects any version but 1", () => {
+Deno.test("decodeMessage() rejects any version but 1", () => {
   for (const v of [0, 2, "1", null, true, 1.5, -1, [1]]) {
     assertEquals(reason(json({ v, t: "ack", id: 1 })), "version", String(v));
   }
@@ -240,7 +240,7 @@ Deno.test("codec rejects any version but 1", () => {
   assertEquals(reason(bytes('{"v":1.0,"t":"ack","id":1}')), "ok");
 });
 
-Deno.test("codec rejects unknown types", () => {
+Deno.test("decodeMessage() rejects unknown types", () => {
   for (const t of ["nope", "ACK", "", "__proto__", "constructor", 5, null]) {
     assertEquals(reason(json({ v: 1, t, id: 1 })), "type", String(t));
   }
@@ -249,7 +249,7 @@ Deno.test("codec rejects unknown types", () => {
   assertEquals(reason(json({ v: 1, t: "nope" })), "type");
 });
 
-Deno.test("codec rejects wrong, missing and out-of-range fields", () => {
+Deno.test("decodeMessage() rejects wrong, missing and out-of-range fields", () => {
   const tok = "f".repeat(32);
   const part = { k: "k1", pi: 0, pn: 1, text: "hi" };
   const bad: Record<string, unknown>[] = [
@@ -340,7 +340,7 @@ Deno.test("codec rejects wrong, missing and out-of-range fields", () => {
   }
 });
 
-Deno.test("codec reads huge and negative-zero numbers safely", () => {
+Deno.test("decodeMessage() reads huge and negative-zero numbers safely", () => {
   assertEquals(
     reason(bytes('{"v":1,"t":"ack","id":9007199254740993}')),
     "field",
@@ -360,7 +360,7 @@ Deno.test("codec reads huge and negative-zero numbers safely", () => {
   );
 });
 
-Deno.test("codec keeps only the known fields and touches no prototype", () => {
+Deno.test("decodeMessage() keeps only the known fields and touches no prototype", () => {
   const r = decodeMessage(
     bytes(
       '{"v":1,"t":"reg","id":1,"name":"userA","extra":1,"__proto__":{"polluted":1},"constructor":{"x":1}}',
@@ -373,7 +373,7 @@ Deno.test("codec keeps only the known fields and touches no prototype", () => {
   assertEquals(Object.getPrototypeOf(r.message), Object.prototype);
 });
 
-Deno.test("codec never throws on random bytes or mutated datagrams", () => {
+Deno.test("decodeMessage() never throws on random bytes or mutated datagrams", () => {
   const rnd = prng(42);
   const samples = SAMPLES.map(encodeMessage);
   for (let i = 0; i < 5000; i++) {
@@ -395,7 +395,7 @@ Deno.test("codec never throws on random bytes or mutated datagrams", () => {
   }
 });
 
-Deno.test("isValidName allows Unicode letters and digits, nothing else", () => {
+Deno.test("isValidName() allows Unicode letters and digits, nothing else", () => {
   for (const n of ["userA", "ü", "用户", "a.b-c_d", "x".repeat(32), "0"]) {
     assert(isValidName(n), n);
   }
@@ -417,7 +417,7 @@ Deno.test("isValidName allows Unicode letters and digits, nothing else", () => {
   }
 });
 
-Deno.test("addressKey and sameAddress", () => {
+Deno.test("addressKey() and sameAddress() key and compare endpoints", () => {
   assertEquals(
     addressKey({ hostname: "127.0.0.1", port: 6000 }),
     "127.0.0.1:6000",
@@ -432,7 +432,7 @@ Deno.test("addressKey and sameAddress", () => {
 // dedup.ts
 // ---------------------------------------------------------------------------
 
-Deno.test("RecentMap forgets entries after their lifetime (30 s by default)", () => {
+Deno.test("RecentMap.get() forgets entries after their lifetime (30 s by default)", () => {
   const m = new RecentMap<string, number>();
   m.set("a", 1, 0);
   assert(m.has("a", 29_999));
@@ -446,7 +446,7 @@ Deno.test("RecentMap forgets entries after their lifetime (30 s by default)", ()
   assertEquals(short.get("x", 115), 6);
 });
 
-Deno.test("RecentMap is bounded: the oldest go first", () => {
+Deno.test("RecentMap.set() is bounded: the oldest go first", () => {
   const m = new RecentMap<number, true>({ ttl: 1000, capacity: 3 });
   for (let i = 0; i < 5; i++) m.set(i, true, i);
   assertEquals(m.size, 3);
@@ -470,7 +470,7 @@ Deno.test("RecentMap is bounded: the oldest go first", () => {
   assert(!m.has(2, 13));
 });
 
-Deno.test("RecentMap purges expired entries as new ones come", () => {
+Deno.test("RecentMap.set() purges expired entries as new ones come", () => {
   const m = new RecentMap<number, true>({ ttl: 10 });
   for (let i = 0; i < 100; i++) m.set(i, true, 0);
   m.set(1000, true, 50);
@@ -481,7 +481,7 @@ Deno.test("RecentMap purges expired entries as new ones come", () => {
 // reassembly.ts
 // ---------------------------------------------------------------------------
 
-Deno.test("Reassembler: one part is complete at once; parts complete in any order", () => {
+Deno.test("Reassembler.add() completes one part at once at once; parts complete in any order", () => {
   const r = new Reassembler();
   assertEquals(r.add("s", { k: "a", pi: 0, pn: 1, text: "whole" }, 0), {
     status: "complete",
@@ -503,7 +503,7 @@ Deno.test("Reassembler: one part is complete at once; parts complete in any orde
   assertEquals(r.buffered, 0);
 });
 
-Deno.test("Reassembler: a repeated part is ignored, a conflicting count refused", () => {
+Deno.test("Reassembler.add() ignores a repeated part, a conflicting count refused", () => {
   const r = new Reassembler();
   assertEquals(
     r.add("s", { k: "m", pi: 0, pn: 2, text: "x" }, 0).status,
@@ -524,7 +524,7 @@ Deno.test("Reassembler: a repeated part is ignored, a conflicting count refused"
   });
 });
 
-Deno.test("Reassembler keys by source: two sources never mix", () => {
+Deno.test("Reassembler.add() keys by source: two sources never mix", () => {
   const r = new Reassembler();
   r.add("alice", { k: "same", pi: 0, pn: 2, text: "A0" }, 0);
   r.add("bob", { k: "same", pi: 1, pn: 2, text: "B1" }, 0);
@@ -538,7 +538,7 @@ Deno.test("Reassembler keys by source: two sources never mix", () => {
   });
 });
 
-Deno.test("Reassembler bounds memory and expires incomplete messages", () => {
+Deno.test("Reassembler.add() bounds memory and expires incomplete messages", () => {
   const r = new Reassembler({ maxBuffered: 10, ttl: 100 });
   assertEquals(
     r.add("s", { k: "a", pi: 0, pn: 2, text: "12345678" }, 0).status,
@@ -565,7 +565,7 @@ Deno.test("Reassembler bounds memory and expires incomplete messages", () => {
 // rate_limit.ts
 // ---------------------------------------------------------------------------
 
-Deno.test("RateLimiter allows a burst, then its rate, per source", () => {
+Deno.test("RateLimiter.allow() allows a burst, then its rate, per source", () => {
   const l = new RateLimiter({ burst: 3, rate: 10 });
   assertEquals([0, 0, 0, 0].map((t) => l.allow("a", t)), [
     true,
@@ -584,7 +584,7 @@ Deno.test("RateLimiter allows a burst, then its rate, per source", () => {
   );
 });
 
-Deno.test("RateLimiter defaults: 100 at once, then 400/s", () => {
+Deno.test("RateLimiter.allow() defaults: 100 at once, then 400/s", () => {
   const l = new RateLimiter();
   let ok = 0;
   for (let i = 0; i < 150; i++) if (l.allow("a", 0)) ok++;
@@ -594,7 +594,7 @@ Deno.test("RateLimiter defaults: 100 at once, then 400/s", () => {
   assertEquals(ok, 40);
 });
 
-Deno.test("RateLimiter forgets the least recently seen source when full", () => {
+Deno.test("RateLimiter.allow() forgets the least recently seen source when full", () => {
   const l = new RateLimiter({ burst: 1, rate: 0.001, maxSources: 2 });
   assert(l.allow("a", 0));
   assert(!l.allow("a", 0));
@@ -604,7 +604,7 @@ Deno.test("RateLimiter forgets the least recently seen source when full", () => 
   assert(!l.allow("c", 0), "c was kept");
 });
 
-Deno.test("RateLimiter ignores time going backwards", () => {
+Deno.test("RateLimiter.allow() ignores time going backwards", () => {
   const l = new RateLimiter({ burst: 1, rate: 1000 });
   assert(l.allow("a", 1000));
   assert(!l.allow("a", 0));
@@ -614,7 +614,7 @@ Deno.test("RateLimiter ignores time going backwards", () => {
 // cookie.ts
 // ---------------------------------------------------------------------------
 
-Deno.test("cookies prove an address for this minute and the last one only", () => {
+Deno.test("makeCookie() and checkCookie() prove an address for this minute and the last one only", () => {
   const key = new Uint8Array(32).fill(7);
   const a = { hostname: "127.0.0.1", port: 6000 };
   const ck = makeCookie(key, a, { now: 60_000 });
@@ -649,7 +649,7 @@ Deno.test("cookies prove an address for this minute and the last one only", () =
 // table.ts
 // ---------------------------------------------------------------------------
 
-Deno.test("formatTable prints exactly like the seed", () => {
+Deno.test("formatTable() prints exactly like the seed", () => {
   assertEquals(
     formatTable([["userA", "127.0.0.1", 6000, 1]]),
     "{'userA': ['127.0.0.1', 6000, 'Online']}",
@@ -670,7 +670,7 @@ Deno.test("formatTable prints exactly like the seed", () => {
   assertEquals(formatTable([["ü", "h", 2, 1]]), "{'ü': ['h', 2, 'Online']}");
 });
 
-Deno.test("formatTable quotes like Python's repr", () => {
+Deno.test("formatTable() quotes like Python's repr", () => {
   assertEquals(
     formatTable([["it's", "h", 1, 1]]),
     `{"it's": ['h', 1, 'Online']}`,
@@ -685,7 +685,7 @@ Deno.test("formatTable quotes like Python's repr", () => {
   );
 });
 
-Deno.test("summarizeTable counts and names what changed", () => {
+Deno.test("summarizeTable() counts and names what changed", () => {
   const rows: Row[] = Array.from(
     { length: 40 },
     (_, i) => [`u${i}`, "h", i, i % 4 === 0 ? 0 : 1],
@@ -704,7 +704,7 @@ Deno.test("summarizeTable counts and names what changed", () => {
   );
 });
 
-Deno.test("table rows are chunked under 1,200 bytes a datagram and 64 rows", () => {
+Deno.test("chunkEncodedRows() chunks table rows under 1,200 bytes a datagram and 64 rows", () => {
   const rows = Array.from(
     { length: 500 },
     (_, i) =>
@@ -743,7 +743,7 @@ Deno.test("table rows are chunked under 1,200 bytes a datagram and 64 rows", () 
   assertEquals(chunkEncodedRows(tiny).map((c) => c.length), [64, 64, 2]);
 });
 
-Deno.test("encodeTablePart makes the same bytes as encodeMessage", () => {
+Deno.test("encodeTablePart() makes the same bytes as encodeMessage", () => {
   const rows: Row[] = [["userA", "127.0.0.1", 6000, 1], ['q"\\', "::1", 1, 0]];
   const enc1 = encodeTablePart(
     { id: 3, ver: 9, from: 8 },
@@ -807,7 +807,7 @@ function jsonBytes(s: string): number {
   return bytes(JSON.stringify(s)).length - 2;
 }
 
-Deno.test("splitText never exceeds its budget and joins back for random Unicode and emoji", () => {
+Deno.test("splitText() never exceeds its budget and joins back for random Unicode and emoji", () => {
   const rnd = prng(2024);
   for (let round = 0; round < 300; round++) {
     const text = randomText(rnd, Math.floor(rnd() * 3000));
@@ -827,7 +827,7 @@ Deno.test("splitText never exceeds its budget and joins back for random Unicode 
   }
 });
 
-Deno.test("splitText: default budget fills parts, empty text is one empty part", () => {
+Deno.test("splitText() with the default budget fills parts, empty text is one empty part", () => {
   assertEquals(splitText(""), [""]);
   assertEquals(splitText("abc"), ["abc"]);
   const parts = splitText("x".repeat(2000));
@@ -847,11 +847,11 @@ Deno.test("splitText: default budget fills parts, empty text is one empty part",
   assert(splitText("👋".repeat(MAX_MESSAGE_BYTES / 4)).length <= 64);
 });
 
-Deno.test("splitText replaces lone surrogates with U+FFFD", () => {
+Deno.test("splitText() replaces lone surrogates with U+FFFD", () => {
   assertEquals(splitText("a\uD800b\uDC00"), ["a\uFFFDb\uFFFD"]);
 });
 
-Deno.test("utf8Length and fitsMessageLimit agree with TextEncoder at the 16 KiB boundary", () => {
+Deno.test("utf8Length() and fitsMessageLimit() agree with TextEncoder at the 16 KiB boundary", () => {
   const rnd = prng(5);
   for (let i = 0; i < 200; i++) {
     const t = randomText(rnd, Math.floor(rnd() * 200));
@@ -870,7 +870,7 @@ Deno.test("utf8Length and fitsMessageLimit agree with TextEncoder at the 16 KiB 
 // time.ts
 // ---------------------------------------------------------------------------
 
-Deno.test("formatStamp is local YYYY-MM-DD HH:MM:SS and clockOf its time", () => {
+Deno.test("formatStamp() is local YYYY-MM-DD HH:MM:SS and clockOf its time", () => {
   const d = new Date(2023, 9, 21, 2, 14, 41, 999);
   assertEquals(formatStamp(d.getTime()), "2023-10-21 02:14:41");
   assertEquals(clockOf("2023-10-21 02:14:41"), "02:14:41");
