@@ -13,7 +13,11 @@ import type { CommandName } from "./commands.ts";
  * Why the server refused a registration or a request, in the words of its
  * `err` codes that end one.
  */
-export type RefusalCode = "offline" | "not_registered" | "bad_name";
+export type RefusalCode =
+  | "offline"
+  | "not_registered"
+  | "bad_name"
+  | "store_unavailable";
 
 /**
  * Everything the client shows a person, one event per printed line, as a

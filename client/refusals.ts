@@ -109,6 +109,11 @@ export class Refusals {
       case "store_unavailable":
         // The server could not reach its store: not saved, and said so.
         this.#dropMessage(req);
+        if (req.kind === "reg") {
+          // A first claim is refused until the server can store it.
+          ctx.emit({ type: "registration_refused", code: m.code });
+          return ctx.exitWith("registration_refused");
+        }
         return ctx.emit({
           type: "not_saved",
           name,

@@ -219,6 +219,28 @@ export class ServerRequests {
     return undefined;
   }
 
+  /**
+   * The server no longer knows this client's transit session (it restarted,
+   * or the client moved): its plaintext `err` (id 0) cannot name the sealed
+   * request it answers, so it answers the request under way, which goes
+   * again after a new `reg`; with none under way, the client registers again.
+   *
+   * @param m The server's `err` (`not_registered`, id 0).
+   * @param options Whether its boot id says the server restarted, and the
+   * current time (ms).
+   */
+  sessionLost(
+    m: ErrMessage,
+    options: { restarted: boolean; now: number },
+  ): void {
+    const flight = this.#inFlight;
+    if (flight !== null && flight.req.kind !== "reg") {
+      this.answer({ ...m, id: flight.id }, options.now);
+      return;
+    }
+    this.recover(options.restarted ? "restarted" : "rejoin", options.now);
+  }
+
   #end(flight: InFlight): void {
     this.#ctx.retransmitter.cancel(flight.id);
     this.#inFlight = null;

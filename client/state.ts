@@ -16,6 +16,7 @@ import type { Datagram } from "../protocol/datagram.ts";
 import type { Machine } from "../protocol/machine.ts";
 import type { AckMessage, ChatMessage, Row } from "../protocol/messages.ts";
 import { RateLimiter } from "../protocol/rate_limit.ts";
+import { isSealed } from "../protocol/transit_crypto.ts";
 import { COMMAND_NAMES, parseCommand } from "./commands.ts";
 import {
   PEER_BURST,
@@ -37,6 +38,7 @@ import { Receipts } from "./receipts.ts";
 import { ServerRequests, type Welcome } from "./server_requests.ts";
 import { Outgoing } from "./outgoing.ts";
 import { TableReplica } from "./table_replica.ts";
+import { ClientTransit } from "./transit.ts";
 
 export type { ClientOptions } from "./context.ts";
 export type { ClientPhase, Outcomes } from "./events.ts";
@@ -68,6 +70,7 @@ export class ClientState implements Machine<ClientEvent> {
   #inbox: Inbox;
   #keepalive: Keepalive;
   #outgoing: Outgoing;
+  #transit: ClientTransit;
   #limiter = new RateLimiter({
     burst: PEER_BURST,
     rate: PEER_RATE_PER_SECOND,
@@ -84,6 +87,9 @@ export class ClientState implements Machine<ClientEvent> {
    */
   constructor(options: ClientOptions) {
     const ctx = this.#ctx = new ClientContext(options);
+    this.#transit = new ClientTransit(options.agreement, {
+      random: options.random,
+    });
     this.#receipts = new Receipts(ctx, {
       isPending: (k) => this.#requests.carries(k),
     });
@@ -251,10 +257,30 @@ export class ClientState implements Machine<ClientEvent> {
     if (!fromServer && !this.#limiter.allow(addressKey(from), now)) {
       return ctx.drop("rate");
     }
-    const decoded = decodeMessage(bytes);
+    // Transit sealing (protocol/transit_crypto.ts): the server's envelopes
+    // are opened; peers do not wrap theirs.
+    let plain = bytes;
+    if (fromServer) {
+      const opened = this.#transit.open(bytes);
+      if (!opened.ok) return ctx.drop(opened.reason);
+      plain = opened.bytes;
+    } else if (isSealed(bytes)) {
+      return ctx.drop("sealed");
+    }
+    const decoded = decodeMessage(plain);
     if (!decoded.ok) return ctx.drop(decoded.reason);
     if (fromServer) ctx.serverAnswered();
     const m = decoded.message;
+    if (
+      fromServer && m.t === "err" && m.id === 0 &&
+      m.code === "not_registered" && this.#transit.keyed
+    ) {
+      // The server does not know our transit session (it restarted): its
+      // answer cannot name the sealed request, so it answers the one under way.
+      this.#transit.forget();
+      const restarted = this.#keepalive.restarted(m.boot);
+      return this.#requests.sessionLost(m, { restarted, now });
+    }
     const arrival = { from, now };
     switch (m.t) {
       case "ack":
@@ -326,7 +352,11 @@ export class ClientState implements Machine<ClientEvent> {
 
   /** Takes the datagrams to send. */
   datagramsToSend(): Datagram[] {
-    return this.#ctx.out.take();
+    const server = this.#ctx.server;
+    return this.#transit.seal(
+      this.#ctx.out.take(),
+      (d) => sameAddress(d.to, server),
+    );
   }
 
   /** Takes the events to show, in order. */
@@ -337,6 +367,7 @@ export class ClientState implements Machine<ClientEvent> {
   // ---- what the parts report ----------------------------------------------
 
   #welcomed(welcome: Welcome, now: number): void {
+    this.#transit.welcome(welcome.message.sk);
     this.#peers.forgetUnreachable();
     this.#tableDue = now + TABLE_WAIT_MS;
     // A re-login while Online (`off` 0) starts no list: the server goes on

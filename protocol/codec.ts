@@ -39,7 +39,14 @@ export type DropReason =
   | "json"
   | "version"
   | "type"
-  | "field";
+  | "field"
+  /**
+   * A sealed datagram (protocol/transit_crypto.ts) that did not open:
+   * truncated, tampered with, under another key, or with no session keyed.
+   */
+  | "sealed"
+  /** A plaintext datagram, of a kind that must be sealed, from a keyed session. */
+  | "plaintext";
 
 /** The result of {@linkcode decodeMessage}. */
 export type DecodeResult =
@@ -64,7 +71,38 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * ```
  */
 export function encodeMessage(message: Message): Uint8Array {
-  return encoder.encode(JSON.stringify({ v: PROTOCOL_VERSION, ...message }));
+  // `v` then `t` first, always: {@linkcode peekType} reads the type there.
+  const { t, ...fields } = message;
+  return encoder.encode(JSON.stringify({ v: PROTOCOL_VERSION, t, ...fields }));
+}
+
+const TYPE_PREFIX = encoder.encode(`{"v":${PROTOCOL_VERSION},"t":"`);
+
+/**
+ * The type of a datagram made by {@linkcode encodeMessage}, read from its
+ * first bytes without decoding it (the transit layer uses it to tell the
+ * datagrams that stay plaintext). Not a validation: decode what you act on.
+ *
+ * @param bytes A datagram's payload.
+ * @returns Its `t`, or undefined when it does not start as encoded ones do.
+ *
+ * @example Usage
+ * ```ts
+ * import { encodeMessage, peekType } from "./codec.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * assertEquals(peekType(encodeMessage({ t: "ack", id: 7 })), "ack");
+ * assertEquals(peekType(new Uint8Array([1, 2, 3])), undefined);
+ * ```
+ */
+export function peekType(bytes: Uint8Array): string | undefined {
+  const n = TYPE_PREFIX.length;
+  if (bytes.length <= n) return undefined;
+  for (let i = 0; i < n; i++) if (bytes[i] !== TYPE_PREFIX[i]) return undefined;
+  // 0x22 is the closing quote; the longest type name is 7 bytes.
+  const end = bytes.subarray(n, n + 9).indexOf(0x22);
+  return end < 1
+    ? undefined
+    : String.fromCharCode(...bytes.subarray(n, n + end));
 }
 
 /**
@@ -270,9 +308,12 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (tok === undefined || off === undefined || !o0.ok || !boot.ok) {
         return undefined;
       }
+      const sk = optional(o, "sk", (f, k) => b64(f, k, AGREEMENT_KEY_CHARS));
+      if (!sk.ok) return undefined;
       const m: Message = { t, id, tok, off };
       if (o0.value !== undefined) m.o0 = o0.value;
       if (boot.value !== undefined) m.boot = boot.value;
+      if (sk.value !== undefined) m.sk = sk.value;
       return m;
     }
     case "err": {

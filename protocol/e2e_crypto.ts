@@ -109,6 +109,20 @@ export interface AgreementKey {
     sealed: string,
     context: SealContext,
   ): { text: string; senderKey: string } | undefined;
+  /**
+   * Derives key material shared with a peer, without revealing the secret:
+   * `HKDF-SHA-256(X25519(secret, peer), salt, info)` (RFC 7748, RFC 5869).
+   * Used for the transit keys (protocol/transit_crypto.ts).
+   *
+   * @param peer The peer's X25519 public key (base64url).
+   * @param options HKDF salt and info, and how many bytes to derive.
+   * @returns The bytes, or undefined when the peer key is not a valid
+   * X25519 public key (malformed, or a low-order point).
+   */
+  derive(
+    peer: string,
+    options: { salt: Uint8Array; info: Uint8Array; length: number },
+  ): Uint8Array | undefined;
 }
 
 /**
@@ -175,6 +189,16 @@ export function agreementKeyFromSecret(secret: Uint8Array): AgreementKey {
         return toBase64Url(out);
       } catch {
         // A low-order point: no shared secret.
+        return undefined;
+      }
+    },
+    derive(peer, options) {
+      const bytes = fromBase64Url(peer);
+      if (bytes?.length !== 32) return undefined;
+      try {
+        const shared = x25519.getSharedSecret(mine, bytes);
+        return hkdf(sha256, shared, options.salt, options.info, options.length);
+      } catch {
         return undefined;
       }
     },

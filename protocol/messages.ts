@@ -197,6 +197,12 @@ export interface WelcomeMessage {
   o0?: number;
   /** The server instance's boot id: changes on every restart of the server. */
   boot?: string;
+  /**
+   * The server's X25519 public key of this boot (base64url), sent to a
+   * client that gave `xk`: what follows travels sealed under the keys both
+   * derive (protocol/transit_crypto.ts).
+   */
+  sk?: string;
 }
 
 /** Why the server refused a request. */

@@ -16,8 +16,11 @@ import { ClusterLink } from "./cluster_link.ts";
 import { ClusterNode } from "./cluster_node.ts";
 import { type NatsStore, openNatsStore, parseNatsUrls } from "./nats_store.ts";
 import { StoreBridge } from "./store_bridge.ts";
-import type { StoredMessage } from "../server/store.ts";
+import type { JournalEntry, StoredMessage } from "../server/store.ts";
 import type { UdpDriver } from "./udp_driver.ts";
+import { NatsUserRecords } from "./nats_users.ts";
+import { UserRecordsBridge } from "./user_records_bridge.ts";
+import type { UserRecord } from "../server/user_records.ts";
 
 /** Options of {@linkcode DurableServer.open}. */
 export interface DurableServerOptions {
@@ -41,6 +44,8 @@ export class DurableServer {
   #link: ClusterLink;
   #options: DurableServerOptions;
   #bridge: StoreBridge | undefined;
+  #users: NatsUserRecords;
+  #usersBridge: UserRecordsBridge | undefined;
   #driver: UdpDriver<ServerEvent> | undefined;
   #stopStatus: (() => void) | undefined;
   #term = 0;
@@ -53,6 +58,7 @@ export class DurableServer {
     this.#store = store;
     this.#link = link;
     this.#options = options;
+    this.#users = new NatsUserRecords(store);
     this.node = new ClusterNode(link);
   }
 
@@ -139,6 +145,7 @@ export class DurableServer {
   /** Sends the core's store requests (call after every driver step). */
   pump(): void {
     this.#bridge?.pump();
+    this.#usersBridge?.pump();
   }
 
   /** Prints this node's stats: the core's when it leads. */
@@ -158,6 +165,7 @@ export class DurableServer {
   async close(): Promise<void> {
     this.#stopStatus?.();
     await this.#bridge?.settled();
+    await this.#usersBridge?.settled();
     await this.#link.close();
     await this.#store.close();
   }
@@ -170,6 +178,7 @@ export class DurableServer {
     if (!leader) {
       this.node.setCore(undefined);
       this.#bridge = undefined;
+      this.#usersBridge = undefined;
       print({ type: "cluster_node", node, role: "following" });
       return;
     }
@@ -180,9 +189,29 @@ export class DurableServer {
     } catch {
       messages = [];
     }
+    // Group messages a dead leader was fanning out (server/journal.ts).
+    let journal: JournalEntry[];
+    try {
+      journal = await this.#store.loadJournal();
+    } catch {
+      journal = [];
+    }
+    // Users and claimed names, as the last leader left them (issues 10, 14).
+    let users: UserRecord[];
+    try {
+      users = await this.#users.loadAll();
+    } catch {
+      users = [];
+    }
     if (term !== this.#term) return; // lost the lead meanwhile
+    core.restoreUsers(users, Date.now());
     core.restoreStored(messages, Date.now());
+    core.restoreJournal(journal, this.#driver!.now());
     const driver = this.#driver!;
+    this.#usersBridge = new UserRecordsBridge(core, this.#users, {
+      now: () => driver.now(),
+      step: () => driver.step(),
+    });
     this.#bridge = new StoreBridge(core, this.#store, {
       now: () => driver.now(),
       step: () => driver.step(),

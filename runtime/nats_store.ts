@@ -19,7 +19,17 @@
  *   message's id, so a repeated save is stored once (JetStream's duplicate
  *   window, two minutes).
  * - KV bucket `udpchat_users`: one key per user name (same base64url token),
- *   created with compare-and-set ({@linkcode NatsStore.claimName}).
+ *   created with compare-and-set ({@linkcode NatsStore.claimName}) and
+ *   updated against its revision ({@linkcode NatsStore.updateUser}); the
+ *   user records of server/user_records.ts, by runtime/nats_users.ts.
+ * - Stream `UDPCHAT_JOURNAL`, subjects `udpchat.journal.>`, file storage, the
+ *   same replicas: one message per {@linkcode JournalEntry} (a group message
+ *   being fanned out, server/journal.ts) on subject `udpchat.journal.<id>`
+ *   (the id is `<hex boot id>-<sequence>`, a valid token), `Nats-Msg-Id` its
+ *   id; purged on `unjournal`. A node that takes the lead reads it with
+ *   {@linkcode NatsStore.loadJournal}. Recovered copies have deterministic
+ *   ids (`<entry id>.<index>`), so two leaders recovering the same entry
+ *   within the duplicate window store one copy.
  *
  * Limits ({@linkcode StoreLimits}) are enforced twice:
  *
@@ -43,6 +53,7 @@
  */
 
 import type {
+  JournalEntry,
   StoredMessage,
   StoreLimits,
   StoreRequest,
@@ -50,6 +61,7 @@ import type {
 } from "../server/store.ts";
 
 export type {
+  JournalEntry,
   StoredMessage,
   StoreLimits,
   StoreRefusal,
@@ -64,6 +76,10 @@ import type { KV } from "@nats-io/kv";
 export const DEFAULT_STREAM = "UDPCHAT_OFFLINE";
 /** The default subject prefix: a message for NAME goes to `<prefix>.<token>`. */
 export const DEFAULT_SUBJECT_PREFIX = "udpchat.offline";
+/** The default stream of journal entries (group messages in flight). */
+export const DEFAULT_JOURNAL_STREAM = "UDPCHAT_JOURNAL";
+/** The default journal subject prefix: entry ID goes to `<prefix>.<ID>`. */
+export const DEFAULT_JOURNAL_PREFIX = "udpchat.journal";
 /** The default KV bucket of users. */
 export const DEFAULT_USERS_BUCKET = "udpchat_users";
 /** The default time to wait for a JetStream ACK or API answer, in ms. */
@@ -77,6 +93,10 @@ export interface NatsStoreOptions {
   stream?: string;
   /** Subject prefix; default {@linkcode DEFAULT_SUBJECT_PREFIX}. */
   subjectPrefix?: string;
+  /** Journal stream name; default {@linkcode DEFAULT_JOURNAL_STREAM}. */
+  journalStream?: string;
+  /** Journal subject prefix; default {@linkcode DEFAULT_JOURNAL_PREFIX}. */
+  journalPrefix?: string;
   /** Users KV bucket; default {@linkcode DEFAULT_USERS_BUCKET}. */
   usersBucket?: string;
   /**
@@ -191,6 +211,8 @@ interface Parts {
   kv: KV;
   stream: string;
   prefix: string;
+  journalStream: string;
+  journalPrefix: string;
   limits: StoreLimits;
   timeout: number;
   apiErrorCode: (error: unknown) => number | undefined;
@@ -292,6 +314,30 @@ export class NatsStore {
           ...config,
         });
       }
+      const journalStream = options.journalStream ?? DEFAULT_JOURNAL_STREAM;
+      const journalPrefix = options.journalPrefix ?? DEFAULT_JOURNAL_PREFIX;
+      const journalConfig = {
+        subjects: [`${journalPrefix}.>`],
+        discard: DiscardPolicy.New,
+        max_msgs: options.limits.total,
+        max_msgs_per_subject: 1,
+        num_replicas: replicas,
+        duplicate_window: 120 * 1e9,
+      };
+      try {
+        await jsm.streams.info(journalStream);
+        await jsm.streams.update(journalStream, journalConfig);
+      } catch (error) {
+        const notFound = error instanceof jetstreamModule.JetStreamApiError &&
+          error.code === jetstreamModule.JetStreamApiCodes.StreamNotFound;
+        if (!notFound) throw error;
+        await jsm.streams.add({
+          name: journalStream,
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          ...journalConfig,
+        });
+      }
       const kv = await new kvModule.Kvm(js).create(
         options.usersBucket ?? DEFAULT_USERS_BUCKET,
         { history: 1, replicas, storage: StorageType.File },
@@ -303,6 +349,8 @@ export class NatsStore {
         kv,
         stream,
         prefix,
+        journalStream,
+        journalPrefix,
         limits: options.limits,
         timeout,
         apiErrorCode: (e) =>
@@ -354,10 +402,22 @@ export class NatsStore {
    *   came within the timeout (such a write is retracted in the background).
    * - `delete`: `deleted` once JetStream removed it, also when it was already
    *   gone; `unavailable` when NATS is down or did not answer.
+   * - `journal`: `saved` once JetStream has ACKed the entry; `unavailable`
+   *   when NATS is down, the journal is full, or no ACK came in time.
+   * - `unjournal`: `deleted` once JetStream purged the entry's subject (also
+   *   when it was already gone); `unavailable` when NATS did not answer.
    *
    * Never rejects.
    */
   async apply(request: StoreRequest): Promise<StoreResult> {
+    if (request.op === "journal") {
+      const { id } = request.entry;
+      return { op: "journal", id, outcome: await this.#journal(request.entry) };
+    }
+    if (request.op === "unjournal") {
+      const { id } = request;
+      return { op: "unjournal", id, outcome: await this.#unjournal(id) };
+    }
     this.#initial = undefined; // the read at open no longer tells it all
     if (request.op === "save") {
       const { id, to } = request.message;
@@ -379,6 +439,77 @@ export class NatsStore {
     this.#initial = undefined;
     if (first !== undefined) return first;
     return await this.#scanAll();
+  }
+
+  /**
+   * Every journal entry left (group messages a node was fanning out when it
+   * died), oldest first, for `restoreJournal` when a node takes the lead.
+   * Malformed entries are skipped.
+   *
+   * @throws when NATS does not answer (after five tries, a second apart).
+   */
+  async loadJournal(): Promise<JournalEntry[]> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#readJournal();
+      } catch (error) {
+        if (attempt >= SCAN_ATTEMPTS || this.#closed) throw error;
+        await new Promise((resolve) => setTimeout(resolve, RETRACT_RETRY_MS));
+      }
+    }
+  }
+
+  async #readJournal(): Promise<JournalEntry[]> {
+    const { js, jsm, journalStream } = this.#p;
+    const info = await jsm.streams.info(journalStream);
+    const found: JournalEntry[] = [];
+    if (info.state.messages === 0) return found;
+    const consumer = await js.consumers.get(journalStream);
+    for (let pending = info.state.messages; pending > 0;) {
+      const batch = await consumer.fetch({
+        max_messages: Math.min(pending, 1_000),
+        expires: Math.max(this.#p.timeout, 1_000),
+      });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        const entry = parseJournalEntry(m.string());
+        if (entry !== undefined) found.push(entry);
+        pending = m.info.pending;
+      }
+      if (got === 0) break;
+    }
+    await consumer.delete().catch(() => {});
+    return found;
+  }
+
+  async #journal(entry: JournalEntry): Promise<"saved" | "unavailable"> {
+    if (!this.connected) return "unavailable";
+    try {
+      await this.#p.js.publish(
+        `${this.#p.journalPrefix}.${entry.id}`,
+        JSON.stringify(entry),
+        { msgID: entry.id, timeout: this.#p.timeout },
+      );
+      return "saved";
+    } catch {
+      // Not confirmed: the fan-out goes on live. Should the entry have been
+      // written after all, the core deletes it all the same once its
+      // fan-out is resolved (server/relay.ts).
+      return "unavailable";
+    }
+  }
+
+  async #unjournal(id: string): Promise<"deleted" | "unavailable"> {
+    if (!this.connected) return "unavailable";
+    try {
+      await this.#p.jsm.streams.purge(this.#p.journalStream, {
+        filter: `${this.#p.journalPrefix}.${id}`,
+      });
+      return "deleted";
+    } catch {
+      return "unavailable";
+    }
   }
 
   // The whole stream, tried a few times: right after a cluster node is lost,
@@ -498,6 +629,39 @@ export class NatsStore {
     const entry = await this.#p.kv.get(recipientToken(name));
     if (entry === null || entry.operation !== "PUT") return undefined;
     return { record: entry.json<T>(), revision: entry.revision };
+  }
+
+  /**
+   * Deletes the record of `name` (a KV delete: a tombstone, so that a later
+   * {@linkcode claimName} of it succeeds). Deleting a name with no record
+   * does nothing.
+   *
+   * @throws when NATS does not answer.
+   */
+  async deleteUser(name: string): Promise<void> {
+    await this.#p.kv.delete(recipientToken(name));
+  }
+
+  /**
+   * Every user record in the bucket, with its revision, for a node that
+   * takes the lead (runtime/nats_users.ts).
+   *
+   * @throws when NATS does not answer.
+   */
+  async listUsers<T>(): Promise<UserEntry<T>[]> {
+    const keys: string[] = [];
+    for await (const key of await this.#p.kv.keys()) keys.push(key);
+    const entries: UserEntry<T>[] = [];
+    for (const key of keys) {
+      const entry = await this.#p.kv.get(key);
+      if (entry === null || entry.operation !== "PUT") continue;
+      try {
+        entries.push({ record: entry.json<T>(), revision: entry.revision });
+      } catch {
+        // Not JSON: not a record this program wrote.
+      }
+    }
+    return entries;
   }
 
   /**
@@ -728,6 +892,33 @@ function isLimitError(error: unknown): boolean {
 function isNoMessageFound(error: unknown): boolean {
   return (error as { code?: unknown })?.code === NO_MESSAGE_FOUND ||
     /no message found/i.test(String(error));
+}
+
+function parseJournalEntry(json: string): JournalEntry | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (
+    typeof o.id !== "string" || typeof o.from !== "string" ||
+    typeof o.text !== "string" || typeof o.messageKey !== "string" ||
+    typeof o.savedAt !== "string" || !Array.isArray(o.recipients) ||
+    !o.recipients.every((r) => typeof r === "string")
+  ) {
+    return undefined;
+  }
+  return {
+    id: o.id,
+    from: o.from,
+    text: o.text,
+    messageKey: o.messageKey,
+    savedAt: o.savedAt,
+    recipients: o.recipients as string[],
+  };
 }
 
 function parseStored(json: string): StoredMessage | undefined {

@@ -119,6 +119,12 @@ export class UdpDriver<E> {
   #closed = false;
   /** Datagrams whose send failed (e.g. an unreachable address). */
   sendErrors = 0;
+  /**
+   * Times the machine's timer fired late and was handled only after the
+   * datagrams received meanwhile.
+   */
+  lateTimers = 0;
+  #deferred = false;
 
   /**
    * @param conn An open UDP socket.
@@ -219,13 +225,32 @@ export class UdpDriver<E> {
     this.#timer = undefined;
     this.#timerAt = at;
     if (at === undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      if (this.#closed) return;
-      this.#machine.handleTimer(this.#now());
-      this.step();
-    }, Math.max(0, at - this.#now()));
+    this.#timer = setTimeout(
+      () => this.#fire(at),
+      Math.max(0, at - this.#now()),
+    );
+  }
+
+  // The machine's timer is due. Fired late (the process was busy), it waits
+  // one turn of the event loop first: timers run before the datagrams that
+  // arrived meanwhile are read, and an ACK unread in the socket must not
+  // let what it ACKs expire (a recipient marked Offline falsely, issue 13).
+  // Once only: the next firing, whatever re-armed it, is handled at once.
+  #fire(at: number): void {
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+    if (this.#closed) return;
+    const now = this.#now();
+    if (now > at && !this.#deferred) {
+      this.#deferred = true;
+      this.lateTimers++;
+      this.#timerAt = at;
+      this.#timer = setTimeout(() => this.#fire(at), 0);
+      return;
+    }
+    this.#deferred = false;
+    this.#machine.handleTimer(now);
+    this.step();
   }
 
   #enqueue(d: Datagram): void {

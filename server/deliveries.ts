@@ -25,7 +25,14 @@ export interface Delivery {
    * For a group message: recipients not yet resolved (ACKed or saved),
    * shared by the deliveries of one message.
    */
-  fanOut?: { left: number };
+  fanOut?: {
+    left: number;
+    /**
+     * The journal entry written for it (server/journal.ts, an external
+     * store only): deleted once `left` reaches 0.
+     */
+    journal?: string;
+  };
   /** The sender's name. */
   from: string;
   /** Whether it is a group message. */
@@ -36,6 +43,12 @@ export interface Delivery {
   messageKey: string;
   /** A private message sealed to its recipient (sent with `e: 1`). */
   sealed?: boolean;
+  /**
+   * The copy of a private message saved before it was answered `pending`
+   * (an external store only, server/journal.ts): deleted once shown, left
+   * saved (and its sender told so) when the delivery fails.
+   */
+  saved?: { id: string; savedAt: string };
 }
 
 /** What the delivery queues tell the rest of the server. */

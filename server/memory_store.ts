@@ -7,11 +7,14 @@
  * @module
  */
 import type {
+  JournalEntry,
   StoredMessage,
   StoreLimits,
   StoreRequest,
   StoreResult,
+  StoreResultFor,
 } from "./store.ts";
+import { SenderShares } from "./sender_shares.ts";
 
 /**
  * Saved messages per recipient, keyed by message id.
@@ -38,7 +41,10 @@ export class MemoryStore {
   #sizes = new Map<string, number>();
   #count = 0;
   #bytes = 0;
+  #journal = new Map<string, JournalEntry>();
   #limits: StoreLimits;
+  // What each sender holds: a full store refuses the heaviest first.
+  #shares: SenderShares;
 
   /**
    * Makes an empty store.
@@ -47,6 +53,7 @@ export class MemoryStore {
    */
   constructor(limits: StoreLimits) {
     this.#limits = limits;
+    this.#shares = new SenderShares(limits);
   }
 
   /** Messages stored in total. */
@@ -61,12 +68,28 @@ export class MemoryStore {
 
   /**
    * Carries out one request: a save is refused with `full` when a limit would
-   * be passed; a delete of a message that is not there is `deleted` too.
+   * be passed, or when the store is past its reserve mark and the sender
+   * holds much of it (the heaviest first, `sender_shares.ts`); a delete of a message that is not there is `deleted` too.
+   * Journal entries (server/journal.ts) are kept apart, without limits: the
+   * server core writes them only to an external store, so this store sees
+   * them only when it stands for one (tests, simulations).
    *
    * @param request What to save or delete.
    * @returns The outcome, for `ServerState.handleStoreResult`.
    */
-  apply(request: StoreRequest): StoreResult {
+  apply<R extends StoreRequest>(request: R): StoreResultFor<R> {
+    return this.#apply(request) as StoreResultFor<R>;
+  }
+
+  #apply(request: StoreRequest): StoreResult {
+    if (request.op === "journal") {
+      this.#journal.set(request.entry.id, request.entry);
+      return { op: "journal", id: request.entry.id, outcome: "saved" };
+    }
+    if (request.op === "unjournal") {
+      this.#journal.delete(request.id);
+      return { op: "unjournal", id: request.id, outcome: "deleted" };
+    }
     if (request.op === "delete") {
       this.#delete(request.to, request.id);
       return {
@@ -100,6 +123,11 @@ export class MemoryStore {
     return [...(this.#boxes.get(to)?.values() ?? [])];
   }
 
+  /** The journal entries written and not yet deleted, oldest first. */
+  journal(): JournalEntry[] {
+    return [...this.#journal.values()];
+  }
+
   #save(message: StoredMessage): boolean {
     const box = this.#boxes.get(message.to);
     const size = this.#sizes.get(message.to) ?? 0;
@@ -109,6 +137,8 @@ export class MemoryStore {
       return false;
     }
     if (this.#count >= l.total || this.#bytes + n > l.bytesTotal) return false;
+    const store = { count: this.#count, bytes: this.#bytes, length: n };
+    if (!this.#shares.admits(message.from, store)) return false;
     this.#add(message);
     return true;
   }
@@ -119,6 +149,7 @@ export class MemoryStore {
     if (box.has(message.id)) return;
     box.set(message.id, message);
     const n = message.text.length;
+    this.#shares.add(message.from, n);
     this.#sizes.set(message.to, (this.#sizes.get(message.to) ?? 0) + n);
     this.#count++;
     this.#bytes += n;
@@ -129,6 +160,7 @@ export class MemoryStore {
     const message = box?.get(id);
     if (box === undefined || message === undefined) return;
     box.delete(id);
+    this.#shares.remove(message.from, message.text.length);
     this.#count--;
     this.#bytes -= message.text.length;
     if (box.size === 0) {

@@ -33,13 +33,22 @@ export type {
   TableUpdatedEvent,
 } from "./events.ts";
 export type {
+  JournalEntry,
   StoredMessage,
   StoreLimits,
   StoreRefusal,
   StoreRequest,
   StoreResult,
+  StoreResultFor,
 } from "./store.ts";
 export { MemoryStore } from "./memory_store.ts";
+export type {
+  HeldClaim,
+  HoldOptions,
+  UserRecord,
+  UserRecordRequest,
+  UserRecordResult,
+} from "./user_records.ts";
 export type { Machine } from "../protocol/machine.ts";
 export type { Address } from "../protocol/address.ts";
 export type { Datagram } from "../protocol/datagram.ts";

@@ -25,6 +25,15 @@ export interface Notice {
   why?: "full" | "store_unavailable";
 }
 
+/**
+ * Notices awaiting an ACK from one sender at once; the rest wait their turn
+ * in order (issue 13). A `send_all` with hundreds of Offline recipients
+ * makes as many `noack` notices: sent at once, they overflowed the
+ * sender's socket buffer (about 256 small datagrams), and the deliveries
+ * to it were lost with them until it was marked Offline falsely.
+ */
+export const NOTICE_WINDOW = 32;
+
 /** What notices need from the rest of the server. */
 export interface NoticesOptions {
   /** Sends them. */
@@ -37,6 +46,9 @@ export interface NoticesOptions {
 export class Notices {
   #options: NoticesOptions;
   #held = new Map<string, NoteMessage[]>();
+  // Notices awaiting an ACK, and those waiting for room, per sender.
+  #inFlight = new Map<string, number>();
+  #waiting = new Map<string, NoteMessage[]>();
 
   /** @param options The sender and the user directory. */
   constructor(options: NoticesOptions) {
@@ -82,12 +94,54 @@ export class Notices {
     this.#held.set(user.name, held);
   }
 
+  /** Notices awaiting an ACK or waiting for room, over all senders. */
+  get queued(): number {
+    let n = 0;
+    for (const k of this.#inFlight.values()) n += k;
+    for (const l of this.#waiting.values()) n += l.length;
+    return n;
+  }
+
+  /** Notices held for Offline senders, over all of them. */
+  get held(): number {
+    let n = 0;
+    for (const l of this.#held.values()) n += l.length;
+    return n;
+  }
+
   #send(user: User, m: NoteMessage, now: number): void {
+    const n = this.#inFlight.get(user.name) ?? 0;
+    if (n >= NOTICE_WINDOW) {
+      const waiting = this.#waiting.get(user.name) ?? [];
+      waiting.push(m);
+      this.#waiting.set(user.name, waiting);
+      return;
+    }
+    this.#inFlight.set(user.name, n + 1);
     this.#options.sender.send(user.address, m, {
       now,
       window: "bulk",
+      onAck: (ack) => this.#settled(user, ack.now),
       onExpire: (at) => this.#expired(user, m, { tries: 0, now: at }),
     });
+  }
+
+  // One of a sender's notices is ACKed or given up: the next waiting one
+  // goes out (held instead, if the sender is Offline now).
+  #settled(user: User, now: number): void {
+    const n = (this.#inFlight.get(user.name) ?? 1) - 1;
+    if (n <= 0) this.#inFlight.delete(user.name);
+    else this.#inFlight.set(user.name, n);
+    const waiting = this.#waiting.get(user.name);
+    if (waiting === undefined) return;
+    if (!user.online) {
+      this.#waiting.delete(user.name);
+      for (const m of waiting) this.#hold(user, m);
+      return;
+    }
+    const next = waiting.shift()!;
+    if (waiting.length === 0) this.#waiting.delete(user.name);
+    this.#send(user, next, now);
   }
 
   // Kept for a sender who has gone Offline meanwhile, sent again (same id:
@@ -97,12 +151,18 @@ export class Notices {
     m: NoteMessage,
     attempt: { tries: number; now: number },
   ): void {
-    if (!user.online) return this.#hold(user, m);
-    if (attempt.tries >= NOTICE_RETRIES) return;
+    if (!user.online) {
+      this.#hold(user, m);
+      return this.#settled(user, attempt.now);
+    }
+    if (attempt.tries >= NOTICE_RETRIES) {
+      return this.#settled(user, attempt.now);
+    }
     const tries = attempt.tries + 1;
     this.#options.sender.resend(user.address, m, {
       now: attempt.now,
       window: "bulk",
+      onAck: (ack) => this.#settled(user, ack.now),
       onExpire: (at) => this.#expired(user, m, { tries, now: at }),
     });
   }

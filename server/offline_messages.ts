@@ -11,16 +11,25 @@
  */
 import type { MemoryStore } from "./memory_store.ts";
 import type {
+  JournalEntry,
   StoredMessage,
   StoreRefusal,
   StoreRequest,
   StoreResult,
 } from "./store.ts";
 
-/** What became of a save, and when the answer came (ms). */
+/** What became of a save, when the answer came (ms), and the copy's id. */
 export type SaveHandler = (
   outcome: "saved" | StoreRefusal,
   now: number,
+  id: string,
+) => void;
+
+/** What became of a journal write, when the answer came (ms), and its id. */
+export type JournalHandler = (
+  outcome: "saved" | "unavailable",
+  now: number,
+  id: string,
 ) => void;
 
 /** Options for {@linkcode OfflineMessages}. */
@@ -36,6 +45,7 @@ export class OfflineMessages {
   #byRecipient = new Map<string, Map<string, StoredMessage>>();
   #count = 0;
   #waiting = new Map<string, { message: StoredMessage; then: SaveHandler }>();
+  #journaling = new Map<string, JournalHandler>();
   #requests: StoreRequest[] = [];
   #bootId: string;
   #sequence = 0;
@@ -53,22 +63,57 @@ export class OfflineMessages {
   }
 
   /**
-   * Asks the store to save a message, under a fresh id; `then` runs with the
-   * outcome (at once with an in-memory store).
+   * Asks the store to save a message, under a fresh id (or `options.id`,
+   * for a copy whose id must be the same whoever makes it); `then` runs with
+   * the outcome (at once with an in-memory store).
    *
    * @param message The message, without its id.
-   * @param options The current time and what to do with the outcome.
+   * @param options The current time, what to do with the outcome, and the id.
    * @returns Whether the answer is still awaited.
    */
   save(
     message: Omit<StoredMessage, "id">,
-    options: { now: number; then: SaveHandler },
+    options: { now: number; then: SaveHandler; id?: string },
   ): boolean {
-    const id = `${this.#bootId}-${++this.#sequence}`;
+    const id = options.id ?? this.#nextId();
     const stored: StoredMessage = { id, ...message };
     this.#waiting.set(id, { message: stored, then: options.then });
     this.#submit({ op: "save", message: stored }, options.now);
     return this.#waiting.has(id);
+  }
+
+  /**
+   * Asks the store to write a journal entry (server/journal.ts), under a
+   * fresh id; `then` runs with the outcome once the store answers.
+   *
+   * @param entry The entry, without its id.
+   * @param options The current time and what to do with the outcome.
+   * @returns The entry's id.
+   */
+  journal(
+    entry: Omit<JournalEntry, "id">,
+    options: { now: number; then: JournalHandler },
+  ): string {
+    const id = this.#nextId();
+    this.#journaling.set(id, options.then);
+    this.#submit({ op: "journal", entry: { id, ...entry } }, options.now);
+    return id;
+  }
+
+  /** Asks the store to delete a journal entry; its answer changes nothing. */
+  unjournal(id: string, now: number): void {
+    this.#submit({ op: "unjournal", id }, now);
+  }
+
+  /**
+   * Whether a copy of the message `messageKey` from `from` is saved for
+   * `to` (as far as the core knows).
+   */
+  hasCopy(to: string, copy: { from: string; messageKey: string }): boolean {
+    for (const m of this.#byRecipient.get(to)?.values() ?? []) {
+      if (m.from === copy.from && m.messageKey === copy.messageKey) return true;
+    }
+    return false;
   }
 
   /** The messages saved for a recipient, oldest first. */
@@ -97,17 +142,24 @@ export class OfflineMessages {
   }
 
   /**
-   * Learns the outcome of a request. A save's handler runs; a delete's
-   * outcome changes nothing (the message was forgotten when it was asked).
-   * Results for unknown ids are ignored.
+   * Learns the outcome of a request. A save's or a journal write's handler
+   * runs; a delete's outcome changes nothing (the message was forgotten when
+   * it was asked), nor does an unjournal's. Results for unknown ids are
+   * ignored.
    */
   handleResult(result: StoreResult, now: number): void {
+    if (result.op === "journal") {
+      const then = this.#journaling.get(result.id);
+      if (then === undefined) return;
+      this.#journaling.delete(result.id);
+      return then(result.outcome, now, result.id);
+    }
     if (result.op !== "save") return;
     const waiting = this.#waiting.get(result.id);
     if (waiting === undefined) return;
     this.#waiting.delete(result.id);
     if (result.outcome === "saved") this.#remember(waiting.message);
-    waiting.then(result.outcome, now);
+    waiting.then(result.outcome, now, result.id);
   }
 
   /**
@@ -119,6 +171,10 @@ export class OfflineMessages {
   restore(messages: readonly StoredMessage[]): void {
     this.#memory?.restore(messages);
     for (const message of messages) this.#remember(message);
+  }
+
+  #nextId(): string {
+    return `${this.#bootId}-${++this.#sequence}`;
   }
 
   #submit(request: StoreRequest, now: number): void {

@@ -48,12 +48,28 @@ export interface ServerLimits extends StoreLimits {
   namesPerHost: number;
   /**
    * Most messages one sender may have saved for Offline users per hour
-   * (`save` and undelivered group messages): a full store refuses the
-   * sender who filled it, not the others.
+   * through `save` requests (`server/save_quota.ts`; over it: refused
+   * `full`, counted as `quota`). Group messages saved for Offline users are
+   * bounded by the store's limits per recipient, and a full store refuses
+   * its heaviest senders first (`server/memory_store.ts`).
    */
   savesPerSender: number;
   /** Most text one sender may have saved per hour, in UTF-16 code units. */
   savedBytesPerSender: number;
+  /**
+   * Most messages the senders of one host (an IP address; for IPv6 its
+   * /64) may have saved for Offline users per hour, `save` requests all
+   * told (`server/save_quota.ts`): one host registering many names, each
+   * within its own `savesPerSender`, still cannot fill the store. Loopback
+   * is exempt (the host's own users). Over it, a save is refused `full`
+   * and counted as `quota`.
+   */
+  savesPerHost: number;
+  /**
+   * Most text the senders of one host may have saved per hour, in UTF-16
+   * code units (loopback exempt).
+   */
+  savedBytesPerHost: number;
   /**
    * How long a name may stay Offline before the server forgets it, in ms
    * (default 30 days): its row leaves every table and what was stored for
@@ -81,6 +97,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   namesPerHost: 1_024,
   savesPerSender: 1_000,
   savedBytesPerSender: 1 << 20,
+  savesPerHost: 4_000,
+  savedBytesPerHost: 4 << 20,
   offlineNameTtlMs: 30 * 24 * 3_600_000,
 };
 

@@ -7,8 +7,13 @@
  * sender, within per-sender and total bounds (one sender's partials never
  * push out another's), and refused `too_big` past the limits clients
  * enforce (16 KiB of UTF-8, 64 parts as the server splits it). Private
- * messages saved for Offline users (`save`) are bounded per sender per hour,
- * so that one sender cannot fill the store for everyone.
+ * messages saved for Offline users (`save`) are bounded per sender and per
+ * host per hour (`save_quota.ts`), so that neither one sender nor one host
+ * with many names can fill the store for everyone.
+ *
+ * With an external (durable) store, what the server takes is written ahead
+ * (journal.ts): a group message is journaled before it is ACKed and fanned
+ * out, a private message taken `pending` is saved before it is answered.
  *
  * @module
  */
@@ -25,12 +30,13 @@ import { fitsMessageLimit, splitText } from "../protocol/text.ts";
 import { formatStamp } from "../protocol/time.ts";
 import type { Deliveries, Delivery } from "./deliveries.ts";
 import type { ServerEvent } from "./events.ts";
+import { recoverJournal } from "./journal.ts";
 import type { Notices } from "./notices.ts";
 import type { OfflineMessages } from "./offline_messages.ts";
-import type { ServerLimits } from "./options.ts";
 import type { ResponseCache } from "./response_cache.ts";
+import { SaveQuota, type SaveQuotaLimits } from "./save_quota.ts";
 import type { ServerDropReason } from "./stats.ts";
-import type { StoreRefusal } from "./store.ts";
+import type { JournalEntry, StoreRefusal } from "./store.ts";
 import type { User, UserDirectory } from "./user.ts";
 
 /**
@@ -72,14 +78,19 @@ export interface RelayOptions {
   pendingCount: () => number;
   /** Most datagrams awaiting an ACK at once. */
   maxPending: number;
-  /** The per-sender save quota (the rest of the limits are not read). */
-  limits: Pick<ServerLimits, "savesPerSender" | "savedBytesPerSender">;
+  /** The save quotas per sender and per host (the rest are not read). */
+  limits: SaveQuotaLimits;
   /** Counts what was shed. */
   drop: (reason: ServerDropReason) => void;
+  /**
+   * Write-ahead (server/journal.ts), with an external store: a group message
+   * is journaled before it is ACKed and fanned out, a private message taken
+   * `pending` is saved before it is answered. Default: off (in-memory store).
+   */
+  writeAhead?: boolean;
 }
 
-/** How long a sender's save quota counts saves, in ms (one hour). */
-export const SAVE_QUOTA_WINDOW_MS = 3_600_000;
+export { SAVE_QUOTA_WINDOW_MS } from "./save_quota.ts";
 
 /**
  * Whether a whole message is one a client takes: at most 16 KiB of UTF-8
@@ -96,18 +107,16 @@ export function deliverable(
   return fits && splitText(text).length <= MAX_PARTS;
 }
 
-// Senders whose quota is remembered before stale entries are trimmed.
-const QUOTA_SENDERS_MAX = 10_000;
-
 /** Group fan-out and save-or-forward. */
 export class Relay {
   #options: RelayOptions;
   #reassembler = new Reassembler();
-  #quota = new Map<string, { start: number; count: number; bytes: number }>();
+  #quota: SaveQuota;
 
   /** @param options The parts the relay works with, and its limit. */
   constructor(options: RelayOptions) {
     this.#options = options;
+    this.#quota = new SaveQuota(options.limits);
   }
 
   /** One part of a group message (`all`) from an authenticated user. */
@@ -135,12 +144,80 @@ export class Relay {
         answer,
       );
     }
-    responses.respond(req.from, { t: "ack", id: m.id }, answer);
+    const recipients: User[] = [];
+    for (const u of users.all()) if (u !== user) recipients.push(u);
+    if (this.#options.writeAhead !== true || recipients.length === 0) {
+      return this.#fanOut(req, m, { text, recipients, now });
+    }
+    // Written ahead: ACKed and fanned out once the journal has it. The line
+    // is printed now, while it is known which node the sender talks to
+    // (runtime/cluster_node.ts); the message is fanned out either way.
     this.#options.emit({ type: "group_message", from: user.name, text });
-    const fanOut = { left: users.size - 1 };
-    if (fanOut.left === 0) this.#done(user.name, m.k, now);
-    for (const u of users.all()) {
-      if (u === user) continue;
+    this.#options.offline.journal({
+      from: user.name,
+      text,
+      messageKey: m.k,
+      savedAt: formatStamp(now),
+      recipients: recipients.map((u) => u.name),
+    }, {
+      now,
+      then: (_outcome, at, id) => {
+        responses.forget(req.from, m.id);
+        // Not journaled (the store cannot be reached): fanned out live all
+        // the same, as without a durable store; not crash-safe then. The
+        // entry is deleted once resolved either way: an unconfirmed write
+        // may have been made.
+        this.#fanOut(req, m, { text, recipients, now: at, journal: id });
+      },
+    });
+    // Until the store answers, a repeat of the part is not acted on again.
+    responses.markBusy(req.from, m.id, now);
+  }
+
+  /**
+   * Turns journal entries a server that died left into stored copies for
+   * the recipients that have none (server/journal.ts).
+   *
+   * @param entries The entries the store kept, oldest first.
+   * @param now The current time (ms).
+   */
+  recover(entries: readonly JournalEntry[], now: number): void {
+    const { offline, notices } = this.#options;
+    recoverJournal(entries, { offline, notices, now });
+  }
+
+  // ACKs a group message and fans it out to `recipients` (those still
+  // registered): queued for the Online ones, saved for the others.
+  #fanOut(
+    req: Requester,
+    m: AllMessage,
+    message: {
+      text: string;
+      recipients: User[];
+      now: number;
+      journal?: string;
+    },
+  ): void {
+    const { user } = req;
+    const { text, now, journal } = message;
+    const { responses, users } = this.#options;
+    responses.respond(req.from, { t: "ack", id: m.id }, {
+      requestSize: req.size,
+      now,
+    });
+    // Written ahead: its line was printed when it was taken.
+    if (journal === undefined) {
+      this.#options.emit({ type: "group_message", from: user.name, text });
+    }
+    const recipients = message.recipients.filter((u) =>
+      users.get(u.name) === u
+    );
+    const fanOut: { left: number; journal?: string } = {
+      left: recipients.length,
+    };
+    if (journal !== undefined) fanOut.journal = journal;
+    if (fanOut.left === 0) this.#finish(user.name, m.k, { fanOut, now });
+    for (const u of recipients) {
       const d: Delivery = {
         fanOut,
         from: user.name,
@@ -180,7 +257,7 @@ export class Relay {
     if (m.e === 1) d.sealed = true;
     if (
       !target.online &&
-      !this.#withinQuota(d.from, text, { offlineCopies: 1, now })
+      !this.#withinQuota(req, text, { offlineCopies: 1, now })
     ) {
       return responses.respond(req.from, {
         t: "err",
@@ -188,6 +265,9 @@ export class Relay {
         code: "full",
         name: m.to,
       }, answer);
+    }
+    if (target.online && this.#options.writeAhead === true) {
+      return this.#saveThenTry(req, m, { target, d, now });
     }
     if (target.online) {
       // The sender could not reach it: try once more from here before saving.
@@ -237,6 +317,16 @@ export class Relay {
    * refused it).
    */
   saveUndelivered(user: User, d: Delivery, now: number): void {
+    if (d.saved !== undefined) {
+      // Saved before it was answered `pending`: the copy stays for `reg`.
+      this.#options.notices.tell(d.from, {
+        kind: "saved",
+        recipient: user.name,
+        messageKey: d.messageKey,
+        savedAt: d.saved.savedAt,
+      }, now);
+      return this.#resolved(d, now);
+    }
     const savedAt = formatStamp(now);
     this.#options.offline.save({
       to: user.name,
@@ -265,6 +355,10 @@ export class Relay {
 
   /** Every part of a live delivery was ACKed. */
   delivered(user: User, d: Delivery, now: number): void {
+    // Shown: the copy saved ahead is no longer needed.
+    if (d.saved !== undefined) {
+      this.#options.offline.delete(user.name, d.saved.id, now);
+    }
     if (!d.group) {
       this.#options.notices.tell(d.from, {
         kind: "rcv",
@@ -273,6 +367,51 @@ export class Relay {
       }, now);
     }
     this.#resolved(d, now);
+  }
+
+  // A private message to an Online recipient the sender could not reach,
+  // with an external store: a copy is saved first; then it is answered
+  // `pending` and tried once more (the copy deleted once shown), or, the
+  // recipient gone meanwhile, answered `saved`. A copy the store refuses:
+  // tried live all the same, as without a durable store.
+  #saveThenTry(
+    req: Requester,
+    m: SaveMessage,
+    message: { target: User; d: Delivery; now: number },
+  ): void {
+    const { target, d, now } = message;
+    const { responses, deliveries } = this.#options;
+    const savedAt = formatStamp(now);
+    const pending = this.#options.offline.save({
+      to: target.name,
+      from: d.from,
+      group: false,
+      text: d.text,
+      messageKey: d.messageKey,
+      savedAt,
+      ...(d.sealed === true ? { sealed: true } : {}),
+    }, {
+      now,
+      then: (outcome, at, id) => {
+        const later = { requestSize: req.size, now: at };
+        responses.forget(req.from, m.id);
+        if (outcome === "saved" && !target.online) {
+          return responses.respond(
+            req.from,
+            { t: "ack", id: m.id, r: "saved", at: savedAt },
+            later,
+          );
+        }
+        responses.respond(
+          req.from,
+          { t: "ack", id: m.id, r: "pending" },
+          later,
+        );
+        const saved = outcome === "saved" ? { saved: { id, savedAt } } : {};
+        deliveries.enqueue(target, { ...d, ...saved }, at);
+      },
+    });
+    if (pending) responses.markBusy(req.from, m.id, now);
   }
 
   // The whole text once its last part is in; undefined (and the part
@@ -308,44 +447,40 @@ export class Relay {
     return undefined;
   }
 
-  // Whether `sender` may have `offlineCopies` more copies of `text` saved
-  // this hour; if so they are counted. Over it: refused, and counted.
+  // Whether the sender, and its host, may have `offlineCopies` more copies
+  // of `text` saved this hour; if so they are counted. Over either quota:
+  // refused, and counted as `quota`.
   #withinQuota(
-    sender: string,
+    req: Requester,
     text: string,
     copies: { offlineCopies: number; now: number },
   ): boolean {
-    const { offlineCopies: n, now } = copies;
-    if (n <= 0) return true;
-    const l = this.#options.limits;
-    let q = this.#quota.get(sender);
-    if (q === undefined || now - q.start >= SAVE_QUOTA_WINDOW_MS) {
-      if (this.#quota.size >= QUOTA_SENDERS_MAX) this.#trimQuota(now);
-      this.#quota.set(sender, q = { start: now, count: 0, bytes: 0 });
-    }
-    if (
-      q.count + n > l.savesPerSender ||
-      q.bytes + n * text.length > l.savedBytesPerSender
-    ) {
-      this.#options.drop("quota");
-      return false;
-    }
-    q.count += n;
-    q.bytes += n * text.length;
-    return true;
-  }
-
-  #trimQuota(now: number): void {
-    for (const [name, q] of this.#quota) {
-      if (now - q.start >= SAVE_QUOTA_WINDOW_MS) this.#quota.delete(name);
-    }
+    const refused = this.#quota.charge(
+      { name: req.user.name, from: req.from },
+      { copies: copies.offlineCopies, length: text.length, now: copies.now },
+    );
+    if (refused !== undefined) this.#options.drop("quota");
+    return refused === undefined;
   }
 
   // Tells a group sender once every recipient has ACKed or had it saved.
   #resolved(d: Delivery, now: number): void {
     if (d.fanOut !== undefined && --d.fanOut.left === 0) {
-      this.#done(d.from, d.messageKey, now);
+      this.#finish(d.from, d.messageKey, { fanOut: d.fanOut, now });
     }
+  }
+
+  // A fan-out resolved: its journal entry, if any, is no longer needed.
+  #finish(
+    sender: string,
+    messageKey: string,
+    resolved: { fanOut: { journal?: string }; now: number },
+  ): void {
+    const { fanOut, now } = resolved;
+    if (fanOut.journal !== undefined) {
+      this.#options.offline.unjournal(fanOut.journal, now);
+    }
+    this.#done(sender, messageKey, now);
   }
 
   #done(sender: string, messageKey: string, now: number): void {

@@ -27,6 +27,14 @@ import { skeleton } from "../protocol/confusables.ts";
 import { Claims } from "./claims.ts";
 import { NameQuota } from "./name_quota.ts";
 import { type Login, probeOldSession } from "./duplicate_login.ts";
+import {
+  expiryStarts,
+  recordOf,
+  restoredUser,
+  SIGNED_REG_BYTES,
+  type UserRecord,
+  type UserRecords,
+} from "./user_records.ts";
 
 /**
  * Why a user goes Offline: it deregistered, or it stopped answering (a
@@ -63,6 +71,8 @@ export interface SessionsOptions {
   offlineNameTtlMs?: number;
   /** Deletes what was stored for a name being forgotten. */
   forgetStored?: (name: string, now: number) => void;
+  /** User records on a durable store (none kept with the in-memory store). */
+  records?: UserRecords;
   /** Answers requests. */
   responses: () => ResponseCache;
   /** Sends the duplicate-login probe. */
@@ -81,6 +91,12 @@ export interface SessionsOptions {
   emit: (event: ServerEvent) => void;
   /** Counts a dropped datagram. */
   drop: (reason: ServerDropReason) => void;
+  /**
+   * The server's X25519 public key of this boot, sent as `sk` in the welcome
+   * of a client that gave `xk` (protocol/transit_crypto.ts); absent when
+   * transit sealing is off.
+   */
+  transitKey?: string;
 }
 
 /** The registered users and their sessions. */
@@ -131,6 +147,11 @@ export class Sessions implements UserDirectory {
     return this.#byAddress.get(addressKey(address))?.online === true;
   }
 
+  /** The user registered at an address, if any (for its transit keys). */
+  userAt(address: Address): User | undefined {
+    return this.#byAddress.get(addressKey(address));
+  }
+
   /** The user a token belongs to, if it is used from that user's address. */
   authenticate(token: string, from: Address): User | undefined {
     const user = this.#byToken.get(token);
@@ -145,6 +166,10 @@ export class Sessions implements UserDirectory {
     const responses = this.#options.responses();
     const existing = this.#users.get(m.name);
     const transient = m.transient === 1;
+    // A first claim of this name waits for its durable record (user_records.ts).
+    if (this.#options.records?.isHeld(m.name)) {
+      return this.#options.drop("busy");
+    }
     // Claimed names (issue 14): a key, a fresh challenge and a signature.
     const claim = this.#claims.check(reg, now);
     if (claim.kind === "refused") {
@@ -204,25 +229,10 @@ export class Sessions implements UserDirectory {
         }, { requestSize: size, now });
       }
       this.#skeletons.set(look, m.name);
-      const user: User = {
-        name: m.name,
-        order: this.#nextOrder++,
-        address: from,
-        online: false,
-        token: "",
-        probing: false,
-      };
-      this.#users.set(m.name, user);
-      this.#quota.count(m.name, from);
-      this.#options.table().add(user);
-      return this.#login(user, {
-        from,
-        id: m.id,
-        now,
-        transient,
-        claim: proven,
-        agreementKey: m.xk,
-      });
+      if (proven !== undefined && this.#holdNew(reg, { look, proven, now })) {
+        return;
+      }
+      return this.#create(reg, { claim: proven, now });
     }
     const user = existing;
     // Another claim is being checked: this one is answered once it is decided
@@ -306,6 +316,7 @@ export class Sessions implements UserDirectory {
       table().remove(user, now);
     } else {
       this.#expiry.wentOffline(user.name, now);
+      this.#putRecord(user, now);
       table().changed(user, now);
       if (reason === "lost" && acked >= 0) {
         table().sendOfflineCopy(user, acked);
@@ -316,6 +327,7 @@ export class Sessions implements UserDirectory {
 
   // Removes a user that is Offline: its name, token and address.
   #forget(user: User): void {
+    this.#options.records?.forget(user.name);
     this.#users.delete(user.name);
     this.#skeletons.delete(skeleton(user.name));
     this.#claims.forget(user.name);
@@ -353,12 +365,14 @@ export class Sessions implements UserDirectory {
 
   // A registration with the session's token: the same session, same token.
   #refresh(user: User, login: Login): void {
+    if (this.#holdClaim(user, login, (l) => this.#refresh(user, l))) return;
     if (user.token === "") this.#newToken(user);
     this.#welcome(user, login);
   }
 
   // A new session: a new token.
   #login(user: User, login: Login): void {
+    if (this.#holdClaim(user, login, (l) => this.#login(user, l))) return;
     this.#newToken(user);
     this.#welcome(user, login);
   }
@@ -393,10 +407,148 @@ export class Sessions implements UserDirectory {
       boot: this.#options.bootId,
     };
     if (welcome.off > 0) welcome.o0 = pending.firstIndex;
+    const sk = this.#options.transitKey;
+    if (sk !== undefined && user.agreementKey !== undefined) welcome.sk = sk;
     this.#options.responses().respond(from, welcome, { requestSize: 0, now });
     table().changed(user, now);
     if (!wasOnline) stored().deliver(user, pending.messages, now);
     notices().sendHeld(user, now);
+    this.#putRecord(user, now);
+  }
+
+  /**
+   * Brings back the users a durable store kept (another leader's), all
+   * Offline: their addresses are not trusted across leaders, their claims
+   * and X25519 keys are bound, and their names' expiry clocks run from when
+   * they were last seen (from `now` for those Online then). Transient
+   * sessions are not brought back: their records are deleted. Names already
+   * registered here are skipped.
+   *
+   * @param records The records, in any order.
+   * @param now The current time (ms since the epoch).
+   */
+  restore(records: readonly UserRecord[], now: number): void {
+    const back: UserRecord[] = [];
+    for (const r of [...records].sort((a, b) => a.order - b.order)) {
+      const look = skeleton(r.name);
+      if (this.#users.has(r.name) || this.#skeletons.has(look)) continue;
+      if (!this.#options.records?.restored(r)) continue;
+      if (r.claim !== undefined) {
+        this.#claims.bind(r.name, r.claim.key, r.claim.agreementKey);
+      }
+      const user = restoredUser(r, this.#nextOrder++);
+      this.#users.set(r.name, user);
+      this.#skeletons.set(look, r.name);
+      this.#quota.count(r.name, user.address);
+      this.#options.table().add(user);
+      this.#options.table().changed(user, now);
+      back.push(r);
+    }
+    for (const { name, since } of expiryStarts(back, now)) {
+      this.#expiry.wentOffline(name, since);
+    }
+  }
+
+  // A new user, logged in at once.
+  #create(reg: Registration, login: { claim?: string; now: number }): void {
+    const { message: m, from } = reg;
+    const user: User = {
+      name: m.name,
+      order: this.#nextOrder++,
+      address: from,
+      online: false,
+      token: "",
+      probing: false,
+    };
+    this.#users.set(m.name, user);
+    this.#quota.count(m.name, from);
+    this.#options.table().add(user);
+    this.#login(user, {
+      from,
+      id: m.id,
+      now: login.now,
+      transient: m.transient === 1,
+      claim: login.claim,
+      agreementKey: m.xk,
+    });
+  }
+
+  // A user's record, as it stands, to the durable store (best effort).
+  #putRecord(user: User, now: number): void {
+    const records = this.#options.records;
+    if (records === undefined || !records.durable) return;
+    records.put(recordOf(user, { now, claim: this.#claimOf(user.name) }));
+  }
+
+  #claimOf(name: string): UserRecord["claim"] {
+    const key = this.#claims.keyOf(name);
+    if (key === undefined) return undefined;
+    const agreementKey = this.#claims.agreementKeyOf(name);
+    return agreementKey === undefined ? { key } : { key, agreementKey };
+  }
+
+  // A first claim of a name already registered, on a durable store: the
+  // login goes on once the claim's record is stored (user_records.ts).
+  #holdClaim(
+    user: User,
+    login: Login,
+    then: (login: Login) => void,
+  ): boolean {
+    const records = this.#options.records;
+    if (
+      login.claim === undefined || records === undefined ||
+      this.#claims.keyOf(user.name) !== undefined
+    ) return false;
+    const claim = { key: login.claim, agreementKey: login.agreementKey };
+    const record = recordOf({ ...user, online: true, address: login.from }, {
+      now: login.now,
+      claim,
+    });
+    const held = records.hold(
+      { record, from: login.from, id: login.id, size: SIGNED_REG_BYTES },
+      {
+        now: login.now,
+        then: (now) => {
+          user.probing = false;
+          this.#claims.bind(user.name, claim.key, claim.agreementKey);
+          then({ ...login, now });
+        },
+        refused: () => (user.probing = false),
+      },
+    );
+    if (held) user.probing = true;
+    return held;
+  }
+
+  // A first claim of a new name, on a durable store: the name (and its
+  // lookalikes) stays reserved, and the user is made once the claim's record
+  // is stored (user_records.ts).
+  #holdNew(
+    reg: Registration,
+    options: { look: string; proven: string; now: number },
+  ): boolean {
+    const records = this.#options.records;
+    if (records === undefined || !records.durable) return false;
+    const { message: m, from, size } = reg;
+    const claim = { key: options.proven, agreementKey: m.xk };
+    const record = recordOf({
+      name: m.name,
+      order: this.#nextOrder,
+      address: from,
+      online: true,
+      token: "",
+      probing: false,
+      transient: m.transient === 1,
+      agreementKey: m.xk,
+    }, { now: options.now, claim });
+    return records.hold({ record, from, id: m.id, size }, {
+      now: options.now,
+      then: (now) => {
+        this.#claims.bind(m.name, claim.key, claim.agreementKey);
+        this.#create(reg, { claim: options.proven, now });
+      },
+      refused: () => this.#skeletons.delete(options.look),
+    });
   }
 
   // The user's address is now `from`; a user there before goes Offline.

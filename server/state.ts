@@ -50,10 +50,22 @@ import type {
   ServerStats,
   ServerStatsSnapshot,
 } from "./stats.ts";
-import type { StoredMessage, StoreRequest, StoreResult } from "./store.ts";
+import type {
+  JournalEntry,
+  StoredMessage,
+  StoreRequest,
+  StoreResult,
+} from "./store.ts";
 import { StoredDelivery } from "./stored_delivery.ts";
 import { TableReplication } from "./table_replication.ts";
+import { ServerTransit, type TransitOptions } from "./transit.ts";
 import type { User } from "./user.ts";
+import {
+  type UserRecord,
+  type UserRecordRequest,
+  type UserRecordResult,
+  UserRecords,
+} from "./user_records.ts";
 
 export {
   DEFAULT_SERVER_LIMITS,
@@ -65,6 +77,11 @@ export type {
   ServerStats,
   ServerStatsSnapshot,
 } from "./stats.ts";
+export type { TransitMode, TransitOptions } from "./transit.ts";
+
+// The shortest envelope a restarted server answers (a real one holds at
+// least a small JSON request): its answer is then never 3 times larger.
+const MIN_ANSWERED_ENVELOPE = 48;
 
 /**
  * The udpchat server as a state machine.
@@ -99,6 +116,8 @@ export class ServerState implements Machine<ServerEvent> {
   #table: TableReplication;
   #relay: Relay;
   #offline: OfflineMessages;
+  #transit: ServerTransit;
+  #records: UserRecords;
 
   /**
    * Makes a server with no users, drawing its cookie key, id seed and boot id
@@ -106,17 +125,27 @@ export class ServerState implements Machine<ServerEvent> {
    *
    * @param options Randomness, limits and where the offline store lives.
    */
-  constructor(options: ServerOptions) {
+  constructor(options: ServerOptions & TransitOptions) {
     const limits: ServerLimits = {
       ...DEFAULT_SERVER_LIMITS,
       ...options.limits,
     };
     const { random } = options;
     const cookieKey = random(COOKIE_KEY_BYTES);
+    // The transit key pair comes from the cookie key's bytes through HKDF:
+    // no more random bytes are drawn than before (protocol/transit_crypto.ts).
+    const transit = new ServerTransit(cookieKey, {
+      mode: options.transit ?? "sealed",
+    });
     const ids = new DatagramIds(random);
     const bootId = randomHex(random, BOOT_ID_BYTES);
     const emit = (event: ServerEvent) => this.#events.push(event);
     const drop = (reason: ServerDropReason) => this.#drop(reason);
+    const records = new UserRecords({
+      store: options.store ?? "memory",
+      responses: () => responses,
+      drop,
+    });
     const sessions: Sessions = new Sessions({
       random,
       bootId,
@@ -128,6 +157,7 @@ export class ServerState implements Machine<ServerEvent> {
         for (const m of offline.list(name)) offline.delete(name, m.id, now);
       },
       namesPerHost: limits.namesPerHost,
+      records,
       responses: () => responses,
       sender: () => sender,
       table: () => table,
@@ -137,6 +167,7 @@ export class ServerState implements Machine<ServerEvent> {
       relay: () => relay,
       emit,
       drop,
+      transitKey: transit.publicKey,
     });
     const responses = new ResponseCache({
       out: this.#out,
@@ -192,6 +223,7 @@ export class ServerState implements Machine<ServerEvent> {
       maxPending: limits.maxPending,
       limits,
       drop,
+      writeAhead: (options.store ?? "memory") !== "memory",
     });
     this.#admission = new Admission({
       limits,
@@ -203,8 +235,10 @@ export class ServerState implements Machine<ServerEvent> {
     this.#table = table;
     this.#relay = relay;
     this.#offline = offline;
+    this.#records = records;
     this.#deliveries = deliveries;
     this.#stored = stored;
+    this.#transit = transit;
   }
 
   /**
@@ -252,12 +286,37 @@ export class ServerState implements Machine<ServerEvent> {
       const refused = this.#admission.screenUnproven(bytes, { source, now });
       if (refused !== undefined) return this.#drop(refused);
     }
-    const decoded = decodeMessage(bytes);
+    // Transit sealing (protocol/transit_crypto.ts): an envelope is opened
+    // with its address's session; one that does not open changes nothing.
+    const opened = this.#transit.open(bytes, source);
+    if (!opened.ok) {
+      this.#drop("sealed");
+      // A client still sealing for a session this server does not know (it
+      // restarted): told plainly, so that it registers again. Its request's
+      // id is inside the envelope, so the answer names none (id 0).
+      if (opened.why === "unkeyed" && bytes.length >= MIN_ANSWERED_ENVELOPE) {
+        const boot = this.#bootId;
+        this.#responses.answerOnce(
+          from,
+          { t: "err", id: 0, code: "not_registered", boot },
+          { requestSize: bytes.length, now },
+        );
+      }
+      return;
+    }
+    const decoded = decodeMessage(opened.bytes);
     const isAck = decoded.ok && decoded.message.t === "ack";
     if (proven && !isAck && !this.#admission.allowProven(source, now)) {
       return this.#drop("rate");
     }
     if (!decoded.ok) return this.#drop(decoded.reason);
+    if (
+      !opened.sealed && decoded.message.t !== "reg" &&
+      this.#transit.keyed(source)
+    ) {
+      // Plaintext from a keyed session: only `reg` may be (it starts one).
+      return this.#drop("plaintext");
+    }
     this.#dispatch(decoded.message, { from, size: bytes.length, now });
   }
 
@@ -285,7 +344,11 @@ export class ServerState implements Machine<ServerEvent> {
 
   /** Takes the datagrams to send. */
   datagramsToSend(): Datagram[] {
-    const out = this.#out.take();
+    const sessions = this.#sessions;
+    const out = this.#transit.seal(
+      this.#out.take(),
+      (address) => sessions.userAt(address),
+    );
     this.#stats.datagramsOut += out.length;
     for (const d of out) this.#stats.bytesOut += d.bytes.length;
     return out;
@@ -322,6 +385,52 @@ export class ServerState implements Machine<ServerEvent> {
    */
   restoreStored(messages: readonly StoredMessage[], _now: number): void {
     this.#offline.restore(messages);
+  }
+
+  /**
+   * Recovers the group messages a server that died was fanning out (call
+   * after {@linkcode restoreStored}, external store only): each journal
+   * entry becomes stored copies for its recipients that have none, then is
+   * deleted (server/journal.ts), through {@linkcode storeRequests}.
+   *
+   * @param entries The journal entries the store kept, oldest first.
+   * @param now The current time (ms).
+   */
+  restoreJournal(entries: readonly JournalEntry[], now: number): void {
+    this.#relay.recover(entries, now);
+  }
+
+  /**
+   * Takes the requests for the durable user-record store (`store:
+   * "external"`; see user_records.ts), oldest first. Each is answered
+   * through {@linkcode handleUserRecordResult}. Always empty with the
+   * in-memory store.
+   */
+  userRecordRequests(): UserRecordRequest[] {
+    return this.#records.takeRequests();
+  }
+
+  /**
+   * Learns the outcome of a user-record request: a first claim held for its
+   * record is welcomed (`saved`) or refused (`claimed`, `store_unavailable`).
+   */
+  handleUserRecordResult(result: UserRecordResult, now: number): void {
+    this.#records.handleResult(result, now);
+  }
+
+  /**
+   * Brings back the users another leader left in the durable store: all
+   * Offline, with their claims bound; they register again by themselves.
+   * Call on a fresh core, before any datagram.
+   *
+   * @param records The stored user records.
+   * @param now The current time (ms since the epoch).
+   */
+  restoreUsers(records: readonly UserRecord[], now: number): void {
+    const quiet = this.#events.length;
+    this.#sessions.restore(records, now);
+    // Rows restored are not table changes anyone made: no console lines.
+    this.#events.length = quiet;
   }
 
   #drop(reason: ServerDropReason): void {

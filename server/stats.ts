@@ -39,6 +39,9 @@ import type { DropReason } from "../protocol/codec.ts";
  *   datagrams the runtime's send queue (`runtime/udp_driver.ts`) dropped
  *   because it was full: answers, the rest, or cookie challenges (`retry`,
  *   sent last); counted by the driver, added to `stats` by the runtime.
+ * - `user_record_unsaved`: not a datagram: a user record the durable store
+ *   did not save or delete (server/user_records.ts), or a first claim it
+ *   could not store (refused `store_unavailable`).
  */
 export type ServerDropReason =
   | DropReason
@@ -59,7 +62,8 @@ export type ServerDropReason =
   | "send_queue_answers"
   | "send_queue_bulk"
   | "claim_refused"
-  | "stale_challenge";
+  | "stale_challenge"
+  | "user_record_unsaved";
 
 /** Counters the server keeps. */
 export interface ServerStats {

@@ -34,6 +34,28 @@ export interface StoredMessage {
   sealed?: boolean;
 }
 
+/**
+ * A group message the server took and is fanning out (server/journal.ts):
+ * written before the sender is ACKed, deleted once every recipient ACKed it
+ * or has a stored copy. A server that takes the lead after a crash turns
+ * each entry left into stored copies for the recipients that have none.
+ * Only with an external (durable) store.
+ */
+export interface JournalEntry {
+  /** Unique id, made by the server that wrote it (`<boot id>-<sequence>`). */
+  id: string;
+  /** The sender's name. */
+  from: string;
+  /** The whole text (at most 16 KiB of UTF-8). */
+  text: string;
+  /** The sender's message key, for duplicate detection at the recipient. */
+  messageKey: string;
+  /** Server time stamp when the server took it, `YYYY-MM-DD HH:MM:SS`. */
+  savedAt: string;
+  /** The names of every other user at fan-out time, in table order. */
+  recipients: string[];
+}
+
 /** What the core asks a store to do. */
 export type StoreRequest =
   | {
@@ -48,6 +70,18 @@ export type StoreRequest =
     /** The recipient (stores may keep one subject per recipient). */
     to: string;
     /** The stored copy's id. */
+    id: string;
+  }
+  | {
+    /** Write one journal entry; answered by a `journal` result. */
+    op: "journal";
+    /** The entry, with its id. */
+    entry: JournalEntry;
+  }
+  | {
+    /** Delete one journal entry; answered by an `unjournal` result. */
+    op: "unjournal";
+    /** The entry's id. */
     id: string;
   };
 
@@ -79,7 +113,33 @@ export type StoreResult =
     to: string;
     /** `deleted` (also when it was already gone) or `unavailable`. */
     outcome: "deleted" | "unavailable";
+  }
+  | {
+    /** Answer to a `journal` request. */
+    op: "journal";
+    /** The entry's id. */
+    id: string;
+    /** `saved` only once the store has the entry durably; else `unavailable`. */
+    outcome: "saved" | "unavailable";
+  }
+  | {
+    /** Answer to an `unjournal` request. */
+    op: "unjournal";
+    /** The entry's id. */
+    id: string;
+    /** `deleted` (also when it was already gone) or `unavailable`. */
+    outcome: "deleted" | "unavailable";
   };
+
+/**
+ * The result that answers a request of type `R`: for a `save` request, a
+ * `save` result, and so on (the whole {@linkcode StoreResult} union when the
+ * request's kind is not known).
+ */
+export type StoreResultFor<R extends StoreRequest> = Extract<
+  StoreResult,
+  { op: R["op"] }
+>;
 
 /** Limits of a store: counts of messages, text sizes in UTF-16 code units. */
 export interface StoreLimits {

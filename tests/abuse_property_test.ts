@@ -21,6 +21,7 @@ import { splitText } from "../protocol/text.ts";
 import { splitMessage } from "../client/text_parts.ts";
 import { deliverable } from "../server/relay.ts";
 import { ServerState } from "../server/state.ts";
+import { NOTICE_WINDOW } from "../server/notices.ts";
 import type { Node } from "./_sim.ts";
 import { chat, clientAddr, seededBytes, SERVER } from "./_sim.ts";
 import { withSendShed } from "../runtime/server.ts";
@@ -454,4 +455,36 @@ Deno.test("stats: what the send queue shed is told with the other drops", () => 
     describeServerEvent(busy).text,
     "send_queue_answers=2 send_queue_bulk=7 send_queue_challenges=1",
   );
+});
+
+Deno.test("simulation: a send_all to 80 Offline users sends its sender at most NOTICE_WINDOW notices at once, and all of them in the end", () => {
+  const names = Array.from({ length: 81 }, (_, i) => `u${i}`);
+  const c = chat(names);
+  for (const n of names.slice(1)) c.type(n, `dereg ${n}`);
+  c.net.run(2_000);
+  const sender = c.addr("u0");
+  // No notice reaches the sender for a while: each stays unACKed.
+  const notes = new Set<number>();
+  c.net.filter = ({ to, bytes }) => {
+    if (to.port !== sender.port) return false;
+    const d = decodeMessage(bytes);
+    if (!d.ok || d.message.t !== "note") return false;
+    notes.add(d.message.id);
+    return true;
+  };
+  c.type("u0", "send_all hello");
+  c.net.run(3_000);
+  // Without a window all 80 went out at once (one overflow of its socket).
+  assertEquals(notes.size, NOTICE_WINDOW);
+  c.net.filter = undefined;
+  c.net.run(30_000);
+  const lines = c.net.lines(sender);
+  for (const n of names.slice(1)) {
+    assertEquals(
+      lines.filter((l) => l === `[No ACK from ${n}, message not delivered.]`)
+        .length,
+      1,
+      n,
+    );
+  }
 });

@@ -80,3 +80,64 @@ Deno.test("a socket bound to a departed client's port receives nothing readable 
   server.kill("SIGINT");
   await server.status;
 });
+
+Deno.test("a socket bound to a departed client's port reads nothing of the group messages the server relays to it", async () => {
+  const [serverPort, aPort, bPort] = [freePort(), freePort(), freePort()];
+  await using server = await startServer(serverPort);
+  await using A = await startClient("userA", serverPort, aPort);
+  await using B = await startClient("userB", serverPort, bPort);
+  await A.waitFor(
+    `{'userA': ['127.0.0.1', ${aPort}, 'Online'], 'userB': ['127.0.0.1', ${bPort}, 'Online']}`,
+    { timeoutMs: SAFETY_MS },
+  );
+  B.kill("SIGKILL");
+  await B.status;
+
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: bPort,
+  });
+  const received: { bytes: Uint8Array; port: number }[] = [];
+  // Resolved by the first datagram from the server (the relayed group part).
+  const fromServer = Promise.withResolvers<void>();
+  const listening = (async () => {
+    try {
+      for (;;) {
+        const [bytes, addr] = await socket.receive();
+        const port = (addr as Deno.NetAddr).port;
+        received.push({ bytes, port });
+        if (port === serverPort) fromServer.resolve();
+      }
+    } catch {
+      // Closed.
+    }
+  })();
+  try {
+    const secret = "group words the squatter wants: Zk7-Rp2";
+    const a0 = A.lines.length;
+    await A.type(`send_all ${secret}`);
+    await A.waitFor("[Group Message received by Server.]", {
+      from: a0,
+      timeoutMs: SAFETY_MS,
+    });
+    // The server relays the part to userB's port (still Online there).
+    await fromServer.promise;
+    const utf8 = new TextEncoder();
+    for (const { bytes } of received) {
+      for (const piece of [secret, "squatter", "Zk7-Rp2", "userA"]) {
+        assert(
+          !contains(bytes, utf8.encode(piece)),
+          `"${piece}" in ${new TextDecoder().decode(bytes)}`,
+        );
+      }
+    }
+  } finally {
+    socket.close();
+    await listening;
+  }
+  await A.type("exit");
+  await A.status;
+  server.kill("SIGINT");
+  await server.status;
+});

@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { HoldingProxy, NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import {
+  type JournalEntry,
   type NatsStore,
   type NatsStoreStatus,
   openNatsStore,
@@ -195,6 +196,62 @@ Deno.test({
       }
       // ... and the old one, reconnected by itself, see the same.
       assertEquals(await store.loadAll(), sent.slice(2));
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "journal entries are written, survive SIGKILL, are read back in order and purged",
+  ignore,
+  fn: async () => {
+    await using server = await NatsServer.start();
+    const entries: JournalEntry[] = [1, 2, 3].map((i) => ({
+      id: `0badf00d-${i}`,
+      from: "alice",
+      text: `group ${i} ✓`,
+      messageKey: `alice:g:${i}`,
+      savedAt: "2025-01-02 03:04:05",
+      recipients: ["bob", "Ünïcödé名"],
+    }));
+    const store = await openNatsStore([server.url], { limits: ROOMY });
+    try {
+      assertEquals(await store.loadJournal(), []);
+      for (const entry of entries) {
+        assertEquals(await store.apply({ op: "journal", entry }), {
+          op: "journal",
+          id: entry.id,
+          outcome: "saved",
+        });
+      }
+      // A repeat of an entry (same Nats-Msg-Id) is stored once.
+      assertEquals(
+        (await store.apply({ op: "journal", entry: entries[0] })).outcome,
+        "saved",
+      );
+      assertEquals(
+        await store.apply({ op: "unjournal", id: entries[1].id }),
+        { op: "unjournal", id: entries[1].id, outcome: "deleted" },
+      );
+      // Purging an entry that is gone is not an error.
+      assertEquals(
+        (await store.apply({ op: "unjournal", id: "no-such-entry" })).outcome,
+        "deleted",
+      );
+      // The journal is not the offline store.
+      assertEquals(await store.loadAll(), []);
+      const reconnected = nextStatus(store, "reconnected");
+      await server.kill("SIGKILL");
+      await server.restart();
+      await reconnected;
+      const fresh = await openNatsStore([server.url], { limits: ROOMY });
+      try {
+        assertEquals(await fresh.loadJournal(), [entries[0], entries[2]]);
+      } finally {
+        await fresh.close();
+      }
     } finally {
       await store.close();
     }

@@ -162,7 +162,7 @@ async function startClaimed(
 
 Deno.test({
   name:
-    "a private message, peer to peer and saved for a claimed Offline user, never appears in a loopback capture",
+    "a private message, peer to peer and saved for a claimed Offline user, and group messages, relayed and stored, never appear in a loopback capture",
   ignore: skip !== undefined,
   async fn() {
     const ns = randomName();
@@ -196,6 +196,16 @@ Deno.test({
         timeoutMs: SAFETY_MS,
       });
 
+      // A group message, relayed by the server: sealed in transit both ways.
+      const group = "group secret Hv5n the owl sings at noon";
+      a0 = A.lines.length;
+      await A.type(`send_all ${group}`);
+      await B.waitFor(`Group Chat userA: ${group}`, { timeoutMs: SAFETY_MS });
+      await A.waitFor("[Group Message received by Server.]", {
+        from: a0,
+        timeoutMs: SAFETY_MS,
+      });
+
       // To userB Offline: saved sealed (its name is claimed).
       await B.type("dereg userB");
       await A.waitFor(
@@ -209,8 +219,16 @@ Deno.test({
         /^\[Offline Message sent at .* received by the server and saved\.\]$/,
         { from: a0, timeoutMs: SAFETY_MS },
       );
+      // A group message stored for userB while it is Offline.
+      const groupSaved = "stored group secret Pj8c the tide turns twice";
+      a0 = A.lines.length;
+      await A.type(`send_all ${groupSaved}`);
+      await A.waitFor("[Group Message received by Server.]", {
+        from: a0,
+        timeoutMs: SAFETY_MS,
+      });
 
-      // Its delivery on `reg`.
+      // Their delivery on `reg`.
       const b0 = B.lines.length;
       await B.type("reg userB");
       await B.waitFor("[You have offline messages:]", {
@@ -218,6 +236,10 @@ Deno.test({
         timeoutMs: SAFETY_MS,
       });
       await B.waitFor((l) => l.startsWith("userA: ") && l.endsWith(saved), {
+        from: b0,
+        timeoutMs: SAFETY_MS,
+      });
+      await B.waitFor((l) => l.includes("userA") && l.endsWith(groupSaved), {
         from: b0,
         timeoutMs: SAFETY_MS,
       });
@@ -239,11 +261,16 @@ Deno.test({
       const utf8 = new TextEncoder();
       // The capture saw the chat: names and table rows travel in clear.
       assert(contains(pcap, utf8.encode('"userB"')), `capture empty: ${said}`);
-      for (const text of [live, saved]) {
+      for (const text of [live, saved, group, groupSaved]) {
         assert(!contains(pcap, utf8.encode(text)), `"${text}" captured`);
       }
       // Nor any of their unusual words on its own.
-      for (const word of ["Zq7x", "eagle", "dawn", "Kw3v", "bridge"]) {
+      for (
+        const word of [
+          ...["Zq7x", "eagle", "dawn", "Kw3v", "bridge"],
+          ...["Hv5n", "owl sings", "Pj8c", "tide turns"],
+        ]
+      ) {
         assert(!contains(pcap, utf8.encode(word)), `"${word}" captured`);
       }
     } finally {

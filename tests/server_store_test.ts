@@ -7,7 +7,11 @@ import type { Address } from "../protocol/address.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
 import { ServerState } from "../server/mod.ts";
-import type { StoredMessage, StoreResult } from "../server/store.ts";
+import type {
+  JournalEntry,
+  StoredMessage,
+  StoreResult,
+} from "../server/store.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 import { seededBytes } from "./_sim.ts";
 
@@ -31,6 +35,19 @@ class Harness {
   result(result: StoreResult): void {
     this.server.handleStoreResult(result, this.now);
     this.#collect();
+  }
+
+  /** Lets `ms` pass on the fake clock and runs every timer due. */
+  tick(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      const t = this.server.getTimer();
+      if (t === undefined || t > end) break;
+      this.now = Math.max(this.now, t);
+      this.server.handleTimer(this.now);
+      this.#collect();
+    }
+    this.now = end;
   }
 
   /** What went to `to`, and forgets it. */
@@ -186,6 +203,11 @@ Deno.test("ServerState with an external store tells a group sender noack only on
     pn: 1,
     text: "hi all",
   });
+  // Written ahead first (server/journal.ts): ACKed once the journal has it.
+  assertEquals(h.take(A), []);
+  const [entry] = h.server.storeRequests();
+  assert(entry?.op === "journal");
+  h.result({ op: "journal", id: entry.entry.id, outcome: "saved" });
   assertEquals(h.take(A).map((m) => m.t), ["ack"]);
   const [request] = h.server.storeRequests();
   assert(request?.op === "save");
@@ -220,4 +242,237 @@ Deno.test("ServerState.restoreStored() delivers what a durable store kept across
   assertEquals(h.server.storeRequests(), [
     { op: "delete", to: "userB", id: kept.id },
   ]);
+});
+
+// Write-ahead (server/journal.ts): a group message journaled before it is
+// ACKed, a private message taken `pending` saved before it is answered, and
+// what a new leader recovers from the journal.
+
+const C: Address = { hostname: "127.0.0.1", port: 6002 };
+
+/** userA, userB and userC registered and Online. */
+function threeOnline(): Harness {
+  const h = new Harness();
+  h.register("userA", A);
+  h.register("userB", B);
+  h.register("userC", C);
+  settle(h);
+  assertEquals(h.server.storeRequests(), []);
+  return h;
+}
+
+/** Table updates sent and ACKed: nothing left to A, B or C. */
+function settle(h: Harness): void {
+  for (let i = 0; i < 5; i++) {
+    h.tick(1_000);
+    for (const to of [A, B, C]) h.ackAll(to);
+  }
+}
+
+/** What went to `to` but table updates, and forgets it all. */
+function chat(h: Harness, to: Address): Message[] {
+  return h.take(to).filter((m) => m.t !== "tbl");
+}
+
+/** As {@linkcode chat}, ACKing what is reliable. */
+function ackChat(h: Harness, to: Address): Message[] {
+  return h.ackAll(to).filter((m) => m.t !== "tbl");
+}
+
+function allFromA(h: Harness, id: number): void {
+  h.recv(A, {
+    t: "all",
+    id,
+    tok: h.tokens.get(A.port)!,
+    k: "group-9",
+    pi: 0,
+    pn: 1,
+    text: "to all",
+  });
+}
+
+Deno.test("write-ahead: a group message is ACKed and fanned out only once its journal entry is saved, and unjournaled once every recipient ACKed", () => {
+  const h = threeOnline();
+  allFromA(h, 80);
+  assertEquals(chat(h, A), [], "no ACK before the journal is answered");
+  assertEquals(chat(h, B), [], "no fan-out before the journal is answered");
+  const requests = h.server.storeRequests();
+  assertEquals(requests.length, 1);
+  const [request] = requests;
+  assert(request.op === "journal");
+  assertEquals({ ...request.entry, id: "", savedAt: "" }, {
+    id: "",
+    from: "userA",
+    text: "to all",
+    messageKey: "group-9",
+    savedAt: "",
+    recipients: ["userB", "userC"],
+  });
+  // A repeat while the store decides is not acted on again.
+  allFromA(h, 80);
+  assertEquals(chat(h, A), []);
+  assertEquals(h.server.storeRequests(), []);
+
+  h.result({ op: "journal", id: request.entry.id, outcome: "saved" });
+  assertEquals(chat(h, A).map((m) => m.t), ["ack"]);
+  ackChat(h, B);
+  assertEquals(h.server.storeRequests(), [], "userC has not ACKed yet");
+  const toC = ackChat(h, C);
+  assertEquals(toC.filter((m) => m.t === "msg").length, 1);
+  assertEquals(h.server.storeRequests(), [
+    { op: "unjournal", id: request.entry.id },
+  ]);
+});
+
+Deno.test("write-ahead: a group message whose journal write is refused is fanned out live all the same", () => {
+  const h = threeOnline();
+  allFromA(h, 81);
+  const [request] = h.server.storeRequests();
+  assert(request?.op === "journal");
+  h.result({ op: "journal", id: request.entry.id, outcome: "unavailable" });
+  assertEquals(chat(h, A).map((m) => m.t), ["ack"]);
+  assertEquals(ackChat(h, B).filter((m) => m.t === "msg").length, 1);
+  assertEquals(ackChat(h, C).filter((m) => m.t === "msg").length, 1);
+  // Deleted all the same once resolved: an unconfirmed write may have been made.
+  assertEquals(h.server.storeRequests(), [
+    { op: "unjournal", id: request.entry.id },
+  ]);
+});
+
+Deno.test("write-ahead: with the in-memory store nothing is journaled and a group message is ACKed at once", () => {
+  const h = new Harness();
+  h.server = new ServerState({ random: seededBytes(1) });
+  h.register("userA", A);
+  h.register("userB", B);
+  h.tick(1_000);
+  h.ackAll(A);
+  h.ackAll(B);
+  allFromA(h, 82);
+  assertEquals(chat(h, A).map((m) => m.t), ["ack"]);
+  assertEquals(chat(h, B).map((m) => m.t), ["msg"]);
+  assertEquals(h.server.storeRequests(), []);
+});
+
+function pendingToB(h: Harness, id: number): void {
+  h.recv(A, {
+    t: "save",
+    id,
+    tok: h.tokens.get(A.port)!,
+    to: "userB",
+    k: "key-p",
+    pi: 0,
+    pn: 1,
+    text: "are you there",
+  });
+}
+
+Deno.test("write-ahead: a private message to an Online user is saved before it is answered pending, and the copy deleted once shown", () => {
+  const h = threeOnline();
+  pendingToB(h, 90);
+  assertEquals(chat(h, A), [], "not answered before the copy is saved");
+  assertEquals(chat(h, B), [], "not tried before the copy is saved");
+  const [request] = h.server.storeRequests();
+  assert(request?.op === "save");
+  assertEquals(request.message.to, "userB");
+  assertEquals(request.message.group, false);
+  h.result({
+    op: "save",
+    id: request.message.id,
+    to: "userB",
+    outcome: "saved",
+  });
+  assertEquals(chat(h, A), [{ t: "ack", id: 90, r: "pending" }]);
+  assertEquals(ackChat(h, B).map((m) => m.t), ["msg"]);
+  assertEquals(h.server.storeRequests(), [
+    { op: "delete", to: "userB", id: request.message.id },
+  ]);
+  const notes = chat(h, A).flatMap((m) => m.t === "note" ? [m.k] : []);
+  assertEquals(notes, ["rcv"]);
+  assertEquals(h.server.stats().offlineMessages, 0);
+});
+
+Deno.test("write-ahead: a pending private message whose live delivery fails keeps its saved copy, tells saved, and saves no second copy", () => {
+  const h = threeOnline();
+  pendingToB(h, 91);
+  const [request] = h.server.storeRequests();
+  assert(request?.op === "save");
+  h.result({
+    op: "save",
+    id: request.message.id,
+    to: "userB",
+    outcome: "saved",
+  });
+  assertEquals(chat(h, A), [{ t: "ack", id: 91, r: "pending" }]);
+  // userB never ACKs: it is lost, the copy stays.
+  chat(h, B);
+  const toA: Message[] = [];
+  for (let i = 0; i < 10; i++) {
+    h.tick(500);
+    toA.push(...ackChat(h, A));
+    chat(h, B);
+  }
+  assertEquals(h.server.storeRequests(), [], "no second save, no delete");
+  const notes = toA.flatMap((m) =>
+    m.t === "note" && m.ref === "key-p" ? [[m.k, m.at]] : []
+  );
+  assertEquals(notes, [["saved", request.message.savedAt]]);
+  assertEquals(h.server.stats().offlineMessages, 1);
+  // userB back: the copy is delivered from the offline list.
+  const welcome = h.register("userB", B);
+  assert(welcome.t === "welcome");
+  assertEquals(welcome.off, 1);
+});
+
+Deno.test("write-ahead: recovery turns journal entries into the missing copies only, with deterministic ids, and unjournals them; twice is harmless", () => {
+  const entry: JournalEntry = {
+    id: "0ddba11-4",
+    from: "userA",
+    text: "in flight",
+    messageKey: "group-7",
+    savedAt: "2023-10-21 02:14:41",
+    recipients: ["userB", "userC", "userD"],
+  };
+  // userB already has its copy (saved before the crash).
+  const savedForB: StoredMessage = {
+    id: "0ddba11-5",
+    to: "userB",
+    from: "userA",
+    group: true,
+    text: "in flight",
+    messageKey: "group-7",
+    savedAt: entry.savedAt,
+  };
+  const recover = (kept: StoredMessage[]) => {
+    const h = new Harness();
+    h.server.restoreStored(kept, h.now);
+    h.server.restoreJournal([entry], h.now);
+    return { h, requests: h.server.storeRequests() };
+  };
+  const { h, requests } = recover([savedForB]);
+  assertEquals(requests.map((r) => r.op), ["save", "save"]);
+  const copies = requests.flatMap((r) => r.op === "save" ? [r.message] : []);
+  assertEquals(copies.map((m) => [m.to, m.id]), [
+    ["userC", "0ddba11-4.1"],
+    ["userD", "0ddba11-4.2"],
+  ]);
+  for (const m of copies) {
+    assertEquals({ ...m, id: "", to: "" }, { ...savedForB, id: "", to: "" });
+  }
+  h.result({ op: "save", id: copies[0].id, to: "userC", outcome: "saved" });
+  assertEquals(h.server.storeRequests(), [], "one copy still unanswered");
+  h.result({ op: "save", id: copies[1].id, to: "userD", outcome: "saved" });
+  assertEquals(h.server.storeRequests(), [
+    { op: "unjournal", id: entry.id },
+  ]);
+  assertEquals(h.server.stats().offlineMessages, 3);
+
+  // A second leader (the unjournal lost with the first): nothing to save.
+  const again = recover([savedForB, ...copies]);
+  assertEquals(again.requests, [{ op: "unjournal", id: entry.id }]);
+  // A recovery whose copies were not all answered: the same ids again.
+  const third = recover([savedForB, copies[0]]);
+  assertEquals(
+    third.requests.map((r) => r.op === "save" ? r.message.id : r.op),
+    ["0ddba11-4.2"],
+  );
 });

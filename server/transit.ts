@@ -1,0 +1,167 @@
+/**
+ * The server's end of transit sealing (protocol/transit_crypto.ts;
+ * protocol/README.md, "Transit sealing"): one key pair per boot, one session
+ * per client address keyed at its welcome, and the envelopes in and out.
+ *
+ * The parts never see an envelope: the façade (server/state.ts) opens what
+ * arrives before decoding it and seals what leaves after the parts made it,
+ * so a retransmission is sealed again with a fresh nonce.
+ *
+ * @module
+ */
+import { type Address, addressKey } from "../protocol/address.ts";
+import { peekType } from "../protocol/codec.ts";
+import type { Datagram } from "../protocol/datagram.ts";
+import type { AgreementKey } from "../protocol/e2e_crypto.ts";
+import {
+  isSealed,
+  NonceCounter,
+  serverTransitKey,
+  type TransitSession,
+  transitSession,
+} from "../protocol/transit_crypto.ts";
+import type { User } from "./user.ts";
+
+/**
+ * Whether the server seals what it exchanges with clients that gave a key:
+ * `sealed` (the default), or `clear` (benchmarks only, to measure the cost;
+ * the command line has no way to choose it).
+ */
+export type TransitMode = "sealed" | "clear";
+
+/** The core option of {@linkcode TransitMode}. */
+export interface TransitOptions {
+  /** `sealed` by default; `clear` only to measure the cost (bench/). */
+  transit?: TransitMode;
+}
+
+/** What {@linkcode ServerTransit.open} made of a received datagram. */
+export type Opened =
+  /** Plaintext as received, or the plaintext of an envelope that opened. */
+  | { ok: true; bytes: Uint8Array; sealed: boolean }
+  /**
+   * An envelope that did not open: `unkeyed` when no session is keyed at
+   * that address (the client's server restarted, or it moved), `failed` when
+   * it is keyed but the envelope is tampered with, truncated or under
+   * another key.
+   */
+  | { ok: false; why: "unkeyed" | "failed" };
+
+// Types that stay plaintext from the server: the answers to `reg` (the
+// agreement itself) and errors, which a client may get from a server that
+// no longer knows its key.
+const PLAINTEXT_OUT: ReadonlySet<string> = new Set(["welcome", "retry", "err"]);
+// Distinct client keys kept derived; a client's key is derived once per
+// boot, again only after this many others.
+const SESSION_CACHE = 4096;
+
+/** Transit keys per client address, and the sealing of datagrams. */
+export class ServerTransit {
+  #key: AgreementKey | undefined;
+  #nonces = new NonceCounter();
+  #byAddress = new Map<string, { address: Address; session: TransitSession }>();
+  #byClientKey = new Map<string, TransitSession>();
+  #pruneAt = 1024;
+
+  /**
+   * @param seed Secret random bytes of this boot (the server's key pair is
+   * derived from them).
+   * @param options The mode: `clear` keys nothing and seals nothing.
+   */
+  constructor(seed: Uint8Array, options: { mode: TransitMode }) {
+    this.#key = options.mode === "sealed" ? serverTransitKey(seed) : undefined;
+  }
+
+  /** The server's public key of this boot (base64url), unless `clear`. */
+  get publicKey(): string | undefined {
+    return this.#key?.publicKey;
+  }
+
+  /** Whether a session is keyed at this address (`addressKey`). */
+  keyed(source: string): boolean {
+    return this.#byAddress.has(source);
+  }
+
+  /**
+   * Opens a received datagram: an envelope with the session keyed at its
+   * source address; a plaintext one is passed on as it is (the façade drops
+   * it if it comes from a keyed session and must have been sealed).
+   *
+   * @param bytes The datagram's payload.
+   * @param source Its source address (`addressKey`).
+   * @returns The plaintext, or why the envelope did not open.
+   */
+  open(bytes: Uint8Array, source: string): Opened {
+    if (!isSealed(bytes)) return { ok: true, bytes, sealed: false };
+    const session = this.#byAddress.get(source);
+    if (session === undefined) return { ok: false, why: "unkeyed" };
+    const plain = session.session.open(bytes);
+    return plain === undefined
+      ? { ok: false, why: "failed" }
+      : { ok: true, bytes: plain, sealed: true };
+  }
+
+  /**
+   * Seals the datagrams the parts made, in order: a welcome keys (or
+   * unkeys) its address first; then everything but welcomes, cookie
+   * challenges and errors to a keyed address is sealed with the next nonce.
+   *
+   * @param datagrams The datagrams, plaintext.
+   * @param userAt The user registered at an address, if any.
+   * @returns The datagrams to send.
+   */
+  seal(
+    datagrams: Datagram[],
+    userAt: (address: Address) => User | undefined,
+  ): Datagram[] {
+    if (this.#key === undefined) return datagrams;
+    return datagrams.map((d) => {
+      const type = peekType(d.bytes);
+      const key = addressKey(d.to);
+      if (type === "welcome") this.#keyAt(d.to, userAt);
+      if (type !== undefined && PLAINTEXT_OUT.has(type)) return d;
+      const session = this.#byAddress.get(key)?.session;
+      return session === undefined
+        ? d
+        : { to: d.to, bytes: session.seal(d.bytes, this.#nonces.next()) };
+    });
+  }
+
+  // A welcome to `address`: its session is the welcomed user's key, or none.
+  #keyAt(
+    address: Address,
+    userAt: (address: Address) => User | undefined,
+  ): void {
+    const key = addressKey(address);
+    const clientKey = userAt(address)?.agreementKey;
+    const session = clientKey === undefined
+      ? undefined
+      : this.#sessionFor(clientKey);
+    if (session === undefined) {
+      this.#byAddress.delete(key);
+      return;
+    }
+    this.#byAddress.set(key, { address, session });
+    if (this.#byAddress.size > this.#pruneAt) this.#prune(userAt);
+  }
+
+  #sessionFor(clientKey: string): TransitSession | undefined {
+    let session = this.#byClientKey.get(clientKey);
+    if (session === undefined && this.#key !== undefined) {
+      session = transitSession(this.#key, { peer: clientKey, role: "server" });
+      if (session === undefined) return undefined;
+      if (this.#byClientKey.size >= SESSION_CACHE) this.#byClientKey.clear();
+      this.#byClientKey.set(clientKey, session);
+    }
+    return session;
+  }
+
+  // Forgets sessions at addresses where nobody is registered any more;
+  // amortized: runs again only when the map doubled.
+  #prune(userAt: (address: Address) => User | undefined): void {
+    for (const [key, { address }] of [...this.#byAddress]) {
+      if (userAt(address) === undefined) this.#byAddress.delete(key);
+    }
+    this.#pruneAt = Math.max(1024, 2 * this.#byAddress.size);
+  }
+}
