@@ -799,8 +799,16 @@ if (runs("store")) {
   const skip = natsSkipReason();
   if (skip !== undefined) console.log(`  store: NATS part skipped: ${skip}`);
   const stores: [string, string[]][] = [["memory", ["--store", "memory"]]];
-  const nats = skip === undefined ? await BenchNats.start() : undefined;
-  if (nats !== undefined) stores.push(["nats", ["--store", nats.url]]);
+  if (skip === undefined) stores.push(["nats", []]);
+  // Users, claims and stored messages outlive a server on the same NATS, so
+  // each measurement gets an empty nats-server of its own.
+  let nats: BenchNats | undefined;
+  const argsFor = async (what: string, args: string[]) => {
+    if (what !== "nats") return args;
+    await nats?.stop();
+    nats = await BenchNats.start();
+    return ["--store", nats.url];
+  };
   const saved: Record<string, number[]> = {};
   const fan: Record<string, FanoutRun> = {};
   const conv: Record<string, ConvergenceRun> = {};
@@ -808,14 +816,19 @@ if (runs("store")) {
   const t0 = performance.now();
   try {
     for (const [what, args] of stores) {
-      saved[what] = await savedLatency(args, S.saves);
-      fan[what] = await fanout(args, S.fanoutN, offline, S.fanouts);
+      saved[what] = await savedLatency(await argsFor(what, args), S.saves);
+      fan[what] = await fanout(
+        await argsFor(what, args),
+        S.fanoutN,
+        offline,
+        S.fanouts,
+      );
       largestSeen = Math.max(largestSeen, fan[what].largest);
       if (what === "nats" && !S.natsConvergence) {
         console.log("  store: restart with NATS skipped in --quick (time)");
         continue;
       }
-      conv[what] = await convergence(args, {
+      conv[what] = await convergence(await argsFor(what, args), {
         clients: S.clients,
         workers: S.workers,
         keepaliveMs: S.keepaliveMs,
