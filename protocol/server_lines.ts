@@ -48,8 +48,12 @@ export type ServerConsoleEvent =
     type: "cluster_node";
     /** This node's id. */
     node: string;
-    /** Leading or following. */
-    role: "leading" | "following";
+    /**
+     * Leading, following, or `loading`: holding the lead but unable to read
+     * the store yet (it serves nobody until it has, rather than forget
+     * users, claimed names and stored messages).
+     */
+    role: "leading" | "following" | "loading";
     /** Stored messages restored, when leading. */
     restored?: number;
   }
@@ -139,6 +143,15 @@ export function describeServerEvent(
         data: { error: event.message },
       };
     case "cluster_node":
+      if (event.role === "loading") {
+        return {
+          kind: "error",
+          event: "cluster_node",
+          text:
+            `[Node ${event.node} leads but cannot read the store: it serves nobody until it can.]`,
+          data: { node: event.node, role: event.role },
+        };
+      }
       return event.role === "leading"
         ? {
           kind: "status",

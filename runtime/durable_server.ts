@@ -22,6 +22,16 @@ import { NatsUserRecords } from "./nats_users.ts";
 import { UserRecordsBridge } from "./user_records_bridge.ts";
 import type { UserRecord } from "../server/user_records.ts";
 
+/** How long a leader that could not read the store waits to try again, in ms. */
+const LOAD_RETRY_MS = 1_000;
+
+// What a new leader restores.
+interface LeaderState {
+  messages: StoredMessage[];
+  journal: JournalEntry[];
+  users: UserRecord[];
+}
+
 /** Options of {@linkcode DurableServer.open}. */
 export interface DurableServerOptions {
   /** `nats://HOST:PORT[,nats://HOST:PORT...]`. */
@@ -49,6 +59,8 @@ export class DurableServer {
   #driver: UdpDriver<ServerEvent> | undefined;
   #stopStatus: (() => void) | undefined;
   #term = 0;
+  #closed = false;
+  #wake: (() => void) | undefined;
 
   private constructor(
     store: NatsStore,
@@ -163,6 +175,8 @@ export class DurableServer {
 
   /** Leaves the cluster and closes the connections. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#wake?.();
     this.#stopStatus?.();
     await this.#bridge?.settled();
     await this.#usersBridge?.settled();
@@ -183,27 +197,19 @@ export class DurableServer {
       return;
     }
     const core = new ServerState({ random, limits, store: "external" });
-    let messages: StoredMessage[];
-    try {
-      messages = await this.#store.loadAll();
-    } catch {
-      messages = [];
+    // A leader that could not read what the last one left would forget
+    // users, claimed names (anyone could take them) and stored messages:
+    // it serves nobody, says so, and tries again while it leads.
+    let state: LeaderState | undefined;
+    for (let attempt = 0; state === undefined; attempt++) {
+      state = await this.#loadState();
+      if (term !== this.#term || this.#closed) return; // lost the lead
+      if (state !== undefined) break;
+      if (attempt === 0) print({ type: "cluster_node", node, role: "loading" });
+      await this.#pause(LOAD_RETRY_MS);
+      if (term !== this.#term || this.#closed) return;
     }
-    // Group messages a dead leader was fanning out (server/journal.ts).
-    let journal: JournalEntry[];
-    try {
-      journal = await this.#store.loadJournal();
-    } catch {
-      journal = [];
-    }
-    // Users and claimed names, as the last leader left them (issues 10, 14).
-    let users: UserRecord[];
-    try {
-      users = await this.#users.loadAll();
-    } catch {
-      users = [];
-    }
-    if (term !== this.#term) return; // lost the lead meanwhile
+    const { messages, journal, users } = state;
     core.restoreUsers(users, Date.now());
     core.restoreStored(messages, Date.now());
     core.restoreJournal(journal, this.#driver!.now());
@@ -224,5 +230,31 @@ export class DurableServer {
       restored: messages.length,
     });
     driver.step();
+  }
+
+  // Everything a new leader restores, or undefined when the store could not
+  // be read (each load already retries inside runtime/nats_store.ts).
+  async #loadState(): Promise<LeaderState | undefined> {
+    try {
+      const messages = await this.#store.loadAll();
+      // Group messages a dead leader was fanning out (server/journal.ts).
+      const journal = await this.#store.loadJournal();
+      // Users and claimed names, as the last leader left them (issues 10, 14).
+      const users = await this.#users.loadAll();
+      return { messages, journal, users };
+    } catch {
+      return undefined;
+    }
+  }
+
+  // Waits `ms` before the next try, or less if the node is closed.
+  #pause(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, ms);
+    this.#wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    return promise.finally(() => (this.#wake = undefined));
   }
 }

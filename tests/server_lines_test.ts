@@ -154,6 +154,16 @@ const LINES: {
     },
   },
   {
+    event: { type: "cluster_node", node: "n5002", role: "loading" },
+    line: {
+      kind: "error",
+      event: "cluster_node",
+      text:
+        "[Node n5002 leads but cannot read the store: it serves nobody until it can.]",
+      data: { node: "n5002", role: "loading" },
+    },
+  },
+  {
     event: { type: "node_stats", node: "n5001", forwarded: 7, relayed: 9 },
     line: {
       kind: "status",
