@@ -6,7 +6,9 @@
 // notices it gets. Cheap enough to run thousands in one process; the server
 // cannot tell it from a real client.
 import { setImmediate } from "node:timers";
+import { type ClaimKey, regPayload } from "../protocol/claim.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
+import type { AgreementKey } from "../protocol/e2e_crypto.ts";
 import type {
   Message,
   NoteMessage,
@@ -14,6 +16,12 @@ import type {
   SummaryMessage,
   TableMessage,
 } from "../protocol/messages.ts";
+import {
+  isSealed,
+  TRANSIT_NONCE_BYTES,
+  type TransitSession,
+  transitSession,
+} from "../protocol/transit_crypto.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -59,6 +67,21 @@ export function yieldNow(): Promise<void> {
  */
 export type TableMode = "track" | "ignore";
 
+/**
+ * What a light client proves and seals, as a real client with the same
+ * options would (client/server_requests.ts, client/transit.ts):
+ * `agreement`, its X25519 key, sent as `xk` in `reg`, after which every
+ * datagram to the server but `reg` is sealed (a random nonce each) and the
+ * server's envelopes are opened; `claim`, its Ed25519 key, sent as `pk`,
+ * with the server's challenge signed (`ch`, `sig`).
+ */
+export interface LightKeys {
+  /** X25519 key: transit sealing with the server. */
+  agreement?: AgreementKey;
+  /** Ed25519 key: a claimed name. */
+  claim?: ClaimKey;
+}
+
 interface Request {
   bytes: Uint8Array;
   resolve: (m: Message | undefined) => void;
@@ -74,6 +97,8 @@ export class LightClient {
   readonly port: number;
   tok = "";
   registered = false;
+  /** The answer of the last registration that failed (undefined: none came). */
+  refusal?: Message;
   tables: TableMode;
   /** Names this client's table shows Online. */
   readonly online = new Set<string>();
@@ -97,7 +122,10 @@ export class LightClient {
   #closed = false;
   #requests = new Map<number, Request>();
   #ck: string | undefined;
+  #ch: string | undefined;
   #lastGroup = "";
+  #keys: LightKeys;
+  #session: TransitSession | undefined;
 
   constructor(
     name: string,
@@ -105,8 +133,10 @@ export class LightClient {
     traffic: Traffic,
     tables: TableMode = "track",
     hostname = "127.0.0.1",
+    keys: LightKeys = {},
   ) {
     this.name = name;
+    this.#keys = keys;
     this.tables = tables;
     this.conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
     this.port = (this.conn.addr as Deno.NetAddr).port;
@@ -125,8 +155,25 @@ export class LightClient {
     return this.#id++;
   }
 
-  /** Sends bytes to the server (counted). */
+  /** Whether datagrams to and from the server are sealed (after a welcome). */
+  get sealed(): boolean {
+    return this.#session !== undefined;
+  }
+
+  /**
+   * Sends bytes to the server (counted), sealed when a transit session is
+   * keyed (a `reg` never is).
+   */
   async sendBytes(bytes: Uint8Array): Promise<void> {
+    // '{"v":1,"t":"reg"': bytes 12 and 13 are "re".
+    if (
+      this.#session !== undefined && !(bytes[12] === 114 && bytes[13] === 101)
+    ) {
+      bytes = this.#session.seal(
+        bytes,
+        crypto.getRandomValues(new Uint8Array(TRANSIT_NONCE_BYTES)),
+      );
+    }
     const t = this.#traffic;
     t.sent++;
     t.sentBytes += bytes.length;
@@ -190,16 +237,41 @@ export class LightClient {
         name,
       };
       if (this.#ck !== undefined) reg.ck = this.#ck;
+      const { agreement, claim } = this.#keys;
+      const xk = agreement?.publicKey;
+      if (claim !== undefined) {
+        reg.pk = claim.publicKey;
+        if (this.#ch !== undefined) {
+          reg.ch = this.#ch;
+          reg.sig = claim.sign(
+            regPayload({
+              name,
+              ch: this.#ch,
+              pk: claim.publicKey,
+              ...(xk === undefined ? {} : { xk }),
+            }),
+          );
+          this.#ch = undefined;
+        }
+      }
+      if (xk !== undefined) reg.xk = xk;
+      // A new agreement: the answer comes in clear.
+      this.#session = undefined;
       const r = await this.request(reg, end - Date.now());
       if (r?.t === "retry") {
         this.#ck = r.ck;
+        this.#ch = r.ch;
         continue;
       }
       if (r?.t === "welcome") {
+        this.#session = agreement === undefined || r.sk === undefined
+          ? undefined
+          : transitSession(agreement, { peer: r.sk, role: "client" });
         this.tok = r.tok;
         this.registered = true;
         return true;
       }
+      this.refusal = r;
       return false;
     }
     return false;
@@ -241,6 +313,11 @@ export class LightClient {
       // Only the server's datagrams (a port reused from an earlier run may
       // still get another server's retransmissions).
       if ((from as Deno.NetAddr).port !== this.#server.port) continue;
+      if (isSealed(data)) {
+        const plain = this.#session?.open(data);
+        if (plain === undefined) continue;
+        data = plain;
+      }
       t.received++;
       t.receivedBytes += data.length;
       if (data.length > t.largestIn) t.largestIn = data.length;

@@ -79,6 +79,12 @@ export interface FanoutRun {
   offline: number;
   /** Each `send_all` until the server's `done` notice (ms). */
   times: number[];
+  /**
+   * Each `send_all` until the server's ACK to the sender (ms), amid the
+   * fan-out's traffic to the recipients in this process (see
+   * {@linkcode groupAcks} for the ACK alone).
+   */
+  acks: number[];
   /** Whether every run ended with `done` and nothing `refused`. */
   all: boolean;
   /** Largest datagram seen either way, bytes. */
@@ -103,6 +109,7 @@ export async function fanout(
     online: n,
     offline,
     times: [],
+    acks: [],
     all: false,
     largest: 0,
     notices: [],
@@ -143,7 +150,7 @@ export async function fanout(
         if (m.k === "done") resolve();
       };
       const t = performance.now();
-      sender.request({
+      const acked = sender.request({
         t: "all",
         id: sender.nextId(),
         tok: sender.tok,
@@ -151,20 +158,73 @@ export async function fanout(
         pi: 0,
         pn: 1,
         text: `fan-out ${r}`,
+      }).then((m) => {
+        if (m?.t === "ack") run.acks.push(performance.now() - t);
       });
       if (!await within(done, 30_000)) all = false;
       else run.times.push(performance.now() - t);
+      await acked;
       run.notices.push({ noack, refused });
       if (refused > 0) all = false;
       await sleep(200);
     }
-    run.all = all && run.times.length === runs;
+    run.all = all && run.times.length === runs && run.acks.length === runs;
     run.largest = Math.max(traffic.largestIn, traffic.largestOut);
   } finally {
     await closeAll(clients);
     await child.stop();
   }
   return run;
+}
+
+/**
+ * `count` `send_all`s (`all`) from one light client in a room of one Online
+ * recipient (which ACKs its copy) and one Offline user (whose copy is
+ * saved), each timed until the server's ACK to the sender (ms), 3 ms apart.
+ * With a durable store the server writes the group message's journal entry
+ * (server/journal.ts) before it ACKs; with `--store memory` it ACKs at once.
+ */
+export async function groupAcks(
+  serverArgs: readonly string[],
+  count: number,
+): Promise<number[]> {
+  const { child, port } = await startServer({ args: serverArgs });
+  const traffic = newTraffic();
+  const out: number[] = [];
+  let clients: LightClient[] = [];
+  try {
+    const [gone] = await openClients(1, "ackgone", port, traffic, "ignore");
+    if (!await gone.register() || !await gone.dereg()) {
+      throw new Error("group ACKs: the Offline user did not register");
+    }
+    await gone.close();
+    clients = await openClients(2, "ack", port, traffic, "track");
+    if (await registerAll(clients, 30_000) !== 2) {
+      throw new Error("group ACKs: the clients did not register");
+    }
+    await sleep(300);
+    const [sender] = clients;
+    // 10 of warm-up, not kept.
+    for (let i = -10; i < count; i++) {
+      const t = performance.now();
+      const r = await sender.request({
+        t: "all",
+        id: sender.nextId(),
+        tok: sender.tok,
+        k: `${sender.name}:ack:${i}`,
+        pi: 0,
+        pn: 1,
+        text: `a group message of about forty bytes ${i}`,
+      }, 10_000);
+      if (r?.t === "ack" && i >= 0) out.push(performance.now() - t);
+      // The copy, its ACK and the `done` notice.
+      await sleep(3);
+    }
+  } finally {
+    await closeAll(clients);
+    await child.stop();
+  }
+  return out;
 }
 
 /** What the restart runs measured. */

@@ -15,8 +15,10 @@
  * deno task bench:chart    # docs/bench_growth.svg from the results
  * ```
  *
- * `--only=a,b` runs some sections: latency, throughput, rooms, memory,
- * blackbox, store (the echo baselines always run). `--only=store` (`deno task
+ * `--only=a,b` runs some sections: latency, transit, throughput, rooms,
+ * memory, blackbox, store (the echo baselines always run). `transit`
+ * compares requests → ACK with transit sealing against the same run without,
+ * and claimed registrations against unclaimed ones (bench/_transit.ts). `--only=store` (`deno task
  * bench:store`) compares `--store memory` with `--store nats://` (a
  * `nats-server -js` it starts; skipped, saying why, when none is installed)
  * and measures table convergence after a server restart; it writes
@@ -53,8 +55,14 @@ import {
   type ConvergenceRun,
   fanout,
   type FanoutRun,
+  groupAcks,
   savedLatency,
 } from "./_store.ts";
+import {
+  claimDerivations,
+  registrations,
+  transitRoundTrips,
+} from "./_transit.ts";
 import {
   fmtBytes,
   fmtInt,
@@ -79,6 +87,7 @@ const CFG = quick
     loadRuns: 1,
     sends: 60,
     offlineSends: 30,
+    transit: { rounds: 60, registrations: 20, derivations: 2 },
     rooms: [{ n: 50, workers: 2 }, { n: 200, workers: 2 }],
     roomCapMs: 20_000,
     fanouts: 2,
@@ -91,6 +100,7 @@ const CFG = quick
       saves: 30,
       fanoutN: 50,
       fanouts: 2,
+      acks: 30,
       clients: 50,
       workers: 1,
       keepaliveMs: 1_000,
@@ -105,6 +115,7 @@ const CFG = quick
     loadRuns: 3,
     sends: 1_000,
     offlineSends: 300,
+    transit: { rounds: 500, registrations: 200, derivations: 5 },
     rooms: [
       { n: 100, workers: 2 },
       { n: 1_000, workers: 3 },
@@ -121,6 +132,7 @@ const CFG = quick
       saves: 300,
       fanoutN: 1_000,
       fanouts: 5,
+      acks: 300,
       clients: 1_000,
       workers: 2,
       keepaliveMs: 1_000,
@@ -579,6 +591,91 @@ if (runs("latency")) {
   results.latency = { p50, p99, offlineP50: o50, offlineP99: o99 };
 }
 
+if (runs("transit")) {
+  const T = CFG.transit;
+  const t0 = performance.now();
+  const trips = await transitRoundTrips(T.rounds);
+  const p = (xs: number[]) => ({ p50: median(xs), p99: percentile(xs, 99) });
+  const paths = [
+    ["keepalive", "`ka` → ACK"],
+    [
+      "save",
+      "`save` to an Offline user → ACK `saved` (`send` to an Offline user)",
+    ],
+    ["group", "`send_all` (`all`, 1 Online recipient) → ACK"],
+  ] as const;
+  const transit: Record<string, unknown> = {};
+  for (const [key, what] of paths) {
+    const clear = p(trips.clear[key]), sealed = p(trips.sealed[key]);
+    row(
+      `transit sealing: ${what}, light client ↔ real server, sealed, p50 / p99 (${
+        trips.sealed[key].length
+      } each)`,
+      `${fmtMs(sealed.p50)} / ${fmtMs(sealed.p99)}`,
+      `clear (no \`xk\`) ${fmtMs(clear.p50)} / ${fmtMs(clear.p99)}`,
+      `sealed/clear p50 ${fmtRatio(sealed.p50 / clear.p50)}; p99 ${
+        fmtRatio(sealed.p99 / clear.p99)
+      }`,
+    );
+    transit[key] = { clear, sealed };
+  }
+  if (trips.clear.lost + trips.sealed.lost > 0) {
+    console.log(
+      `  transit: not ACKed as expected: clear ${
+        JSON.stringify(trips.clear.why)
+      }, sealed ${JSON.stringify(trips.sealed.why)}`,
+    );
+  }
+  const regs = await registrations(T.registrations);
+  const r = {
+    clear: p(regs.clear),
+    unclaimed: p(regs.unclaimed),
+    claimed: p(regs.claimed),
+  };
+  row(
+    `registration \`reg\` → \`welcome\` (2 round trips, fresh socket), unclaimed with \`xk\` (sealed after), p50 / p99 (${regs.unclaimed.length} each)`,
+    `${fmtMs(r.unclaimed.p50)} / ${fmtMs(r.unclaimed.p99)}`,
+    `no \`xk\` ${fmtMs(r.clear.p50)} / ${fmtMs(r.clear.p99)}`,
+    `p50 ${fmtRatio(r.unclaimed.p50 / r.clear.p50)}; p99 ${
+      fmtRatio(r.unclaimed.p99 / r.clear.p99)
+    }`,
+  );
+  row(
+    "registration `reg` → `welcome`, claimed (challenge, Ed25519 signature and verification) with `xk`, p50 / p99",
+    `${fmtMs(r.claimed.p50)} / ${fmtMs(r.claimed.p99)}`,
+    `unclaimed with \`xk\` ${fmtMs(r.unclaimed.p50)} / ${
+      fmtMs(r.unclaimed.p99)
+    }; no \`xk\` ${fmtMs(r.clear.p50)}`,
+    `claimed/unclaimed p50 ${fmtRatio(r.claimed.p50 / r.unclaimed.p50)}; p99 ${
+      fmtRatio(r.claimed.p99 / r.unclaimed.p99)
+    }; claimed/no \`xk\` p50 ${fmtRatio(r.claimed.p50 / r.clear.p50)}`,
+  );
+  if (regs.failed > 0) {
+    console.log(
+      `  transit: ${regs.failed} registrations failed: ${
+        JSON.stringify(regs.why)
+      }`,
+    );
+  }
+  const derive = await claimDerivations(T.derivations);
+  const d50 = median(derive);
+  row(
+    `\`--claim\` key derivation on the client (PBKDF2-SHA-256, 600,000 rounds, + HKDF), before \`reg\` (median of ${derive.length})`,
+    fmtMs(d50),
+    `claimed registration ${fmtMs(r.claimed.p50)}`,
+    `${fmtRatio(d50 / r.claimed.p50)}`,
+  );
+  console.log(
+    `  transit: section took ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  results.transit = {
+    roundTrips: transit,
+    lost: { clear: trips.clear.lost, sealed: trips.sealed.lost },
+    registration: { ...r, failed: regs.failed, n: regs.claimed.length },
+    claimDerivationMs: derive,
+  };
+}
+
 // Closed-loop rates, the same for every far end: 128 light clients, 64
 // requests in flight, the same `dereg` bytes. udpchat's also counts as the
 // rate of round trips its server can serve, used as a floor below.
@@ -810,6 +907,7 @@ if (runs("store")) {
     return ["--store", nats.url];
   };
   const saved: Record<string, number[]> = {};
+  const acks: Record<string, number[]> = {};
   const fan: Record<string, FanoutRun> = {};
   const conv: Record<string, ConvergenceRun> = {};
   const offline = Math.round(S.fanoutN / 10);
@@ -823,6 +921,7 @@ if (runs("store")) {
         offline,
         S.fanouts,
       );
+      acks[what] = await groupAcks(await argsFor(what, args), S.acks);
       largestSeen = Math.max(largestSeen, fan[what].largest);
       if (what === "nats" && !S.natsConvergence) {
         console.log("  store: restart with NATS skipped in --quick (time)");
@@ -887,6 +986,29 @@ if (runs("store")) {
       what === "memory" || m === null || mem === null ? "" : ratio(mem, m),
     );
   }
+  for (const [what] of stores) {
+    const a = acks[what];
+    const m = a.length > 0 ? median(a) : null;
+    const mem = acks.memory.length > 0 ? median(acks.memory) : null;
+    row(
+      `\`--store ${what}\`: \`send_all\` (1 Online + 1 Offline recipient) → ACK to the sender${
+        what === "memory" ? "" : " (journal entry written to JetStream first)"
+      }, p50 / p99 (${a.length} sends)`,
+      `${fmtMs(m)} / ${fmtMs(a.length > 0 ? percentile(a, 99) : null)}`,
+      what === "memory"
+        ? `Deno echo ${fmtMs(rtt.deno.p50)}`
+        : `memory ${fmtMs(mem)} / ${
+          fmtMs(acks.memory.length > 0 ? percentile(acks.memory, 99) : null)
+        }`,
+      what === "memory"
+        ? m === null ? "" : vsFloor(m, rtt.deno.p50)
+        : m === null || mem === null
+        ? ""
+        : `p50 ${ratio(mem, m)}; p99 ${
+          ratio(percentile(acks.memory, 99), percentile(a, 99))
+        }`,
+    );
+  }
   for (const what of Object.keys(conv)) {
     const c = conv[what];
     const done = c.fromStart.filter((x): x is number => x !== null);
@@ -921,6 +1043,11 @@ if (runs("store")) {
       ) => [k, { p50: median(xs), p99: percentile(xs, 99), n: xs.length }]),
     ),
     fanout: fan,
+    groupAcks: Object.fromEntries(
+      Object.entries(acks).map((
+        [k, xs],
+      ) => [k, { p50: median(xs), p99: percentile(xs, 99), n: xs.length }]),
+    ),
     convergence: conv,
   };
 }

@@ -14,6 +14,7 @@ import {
   EXIT_UNKNOWN_USER,
   EXIT_USAGE,
 } from "./exit_codes.ts";
+import { parseNatsUrls } from "../runtime/nats_urls.ts";
 
 /** What the command line asks for. */
 export type Config =
@@ -111,12 +112,14 @@ Chat commands:
 Exit status:
   ${EXIT_OK}  done (with --exec: every message delivered)
   ${EXIT_FAILURE}  the server stopped answering, or a port could not be opened
-  ${EXIT_USAGE}  bad arguments, or Deno's unstable net API is not enabled
+  ${EXIT_USAGE}  bad arguments (also an --exec command that is unknown, lacks its text,
+     names another user or follows "exit"), or Deno without --unstable-net
   ${EXIT_SAVED}  --exec: a message was saved for an Offline user
-  ${EXIT_UNKNOWN_USER}  --exec: a message was refused (unknown user, too long, server full)
+  ${EXIT_UNKNOWN_USER}  --exec: a message was refused (unknown user, too long, server full,
+     or your hourly limit of saved messages reached)
   ${EXIT_NAME_IN_USE}  the name is Online in another session
-  ${EXIT_COMMAND_FAILED}  --exec: a command failed (unknown, missing text, another's name,
-     while Offline, or an empty standard input for "-")
+  ${EXIT_COMMAND_FAILED}  --exec: a command did not do what it says at run time (while
+     Offline, a message not sent at Ctrl+C, an empty standard input for "-")
 `;
 
 const USAGE_SERVER =
@@ -432,6 +435,13 @@ export function parseCommandLine(args: readonly string[]): Config | UsageError {
         error:
           `Invalid store: "${store}" (memory, or nats://HOST:PORT[,nats://HOST:PORT...])`,
       };
+    }
+    if (store?.startsWith("nats://")) {
+      try {
+        parseNatsUrls(store);
+      } catch (e) {
+        return { error: `Invalid store: ${(e as Error).message}` };
+      }
     }
     const server: Config = { mode: "server", port: p, json };
     if (store !== undefined) server.store = store;

@@ -12,7 +12,10 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 /** `--exec`: a message was saved for an Offline user instead of delivered. */
 export const EXIT_SAVED = 3;
-/** `--exec`: a message was refused (unknown user, too long, server full). */
+/**
+ * `--exec`: a message was refused (unknown user, too long, server full, or
+ * over the sender's hourly quota of saved messages).
+ */
 export const EXIT_UNKNOWN_USER = 4;
 /** Registration refused: the name is Online in another session. */
 export const EXIT_NAME_IN_USE = 5;

@@ -136,6 +136,13 @@ export type ClientEvent =
     /** The store is full (the default), or the server cannot reach it. */
     why?: "full" | "store_unavailable";
   }
+  /**
+   * A private message for Offline `name` was not saved: this sender (or its
+   * host) has had as many messages saved this hour as the server allows.
+   * `until`, when the server said, is when that limit starts again
+   * (`YYYY-MM-DD HH:MM:SS`, the server's time), shown as `HH:MM:SS`.
+   */
+  | { type: "save_quota"; name: string; until?: string }
   /** A message to a user the server does not know (or a name that cannot be one). */
   | { type: "unknown_user"; name: string }
   /**

@@ -3,7 +3,8 @@
  * the request it ended (`SEMANTICS.md`; `protocol/README.md`, "Errors"). A
  * session the server lost (`offline`, `not_registered`) registers again and
  * the request goes after; a name in use, claimed or confusable ends the
- * client; the rest print their line and drop the message they refused.
+ * client; the rest print their line and drop the message they refused (a
+ * save over the sender's hourly quota, `quota`, says until when).
  *
  * @module
  */
@@ -94,6 +95,19 @@ export class Refusals {
           return ctx.exitWith("registration_refused");
         }
         return ctx.emit({ type: "server_full", request: "message" });
+      case "quota":
+        // This sender's own hourly limit of saved messages, not a full
+        // store: said so, with when it starts again.
+        this.#dropMessage(req);
+        if (req.kind === "reg") {
+          ctx.emit({ type: "server_full", request: "registration" });
+          return ctx.exitWith("registration_refused");
+        }
+        return ctx.emit({
+          type: "save_quota",
+          name,
+          ...(m.at !== undefined ? { until: m.at } : {}),
+        });
       case "too_big":
         this.#dropMessage(req);
         return ctx.emit({ type: "too_big" });

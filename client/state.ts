@@ -3,10 +3,11 @@
  * and the current time go in; datagrams to send, typed events and the next
  * timer deadline come out. No sockets, no timers, no clock.
  *
- * This is the façade: it decodes and authenticates datagrams, runs commands,
- * names its timers and dispatches to the parts, each of which owns its
- * state: {@linkcode ServerRequests}, {@linkcode Peers},
- * {@linkcode TableReplica}, {@linkcode Inbox} and {@linkcode Receipts}.
+ * This is the façade: it opens (`transit.ts`), decodes and authenticates
+ * datagrams, hands typed lines on, names its timers and dispatches to the
+ * parts, each of which owns its state: {@linkcode ServerRequests},
+ * {@linkcode Peers}, {@linkcode TableReplica}, {@linkcode Inbox},
+ * {@linkcode Receipts} and {@linkcode TypedLines}.
  *
  * @module
  */
@@ -16,8 +17,6 @@ import type { Datagram } from "../protocol/datagram.ts";
 import type { Machine } from "../protocol/machine.ts";
 import type { AckMessage, ChatMessage, Row } from "../protocol/messages.ts";
 import { RateLimiter } from "../protocol/rate_limit.ts";
-import { isSealed } from "../protocol/transit_crypto.ts";
-import { COMMAND_NAMES, parseCommand } from "./commands.ts";
 import {
   PEER_BURST,
   PEER_RATE_PER_SECOND,
@@ -39,6 +38,7 @@ import { ServerRequests, type Welcome } from "./server_requests.ts";
 import { Outgoing } from "./outgoing.ts";
 import { TableReplica } from "./table_replica.ts";
 import { ClientTransit } from "./transit.ts";
+import { TypedLines } from "./typed_lines.ts";
 
 export type { ClientOptions } from "./context.ts";
 export type { ClientPhase, Outcomes } from "./events.ts";
@@ -75,8 +75,7 @@ export class ClientState implements Machine<ClientEvent> {
     burst: PEER_BURST,
     rate: PEER_RATE_PER_SECOND,
   });
-  // Lines typed before the client was ready, run when it is.
-  #typed: string[] = [];
+  #lines: TypedLines;
   // Timer: after a welcome, when to ask for a table that has not come.
   #tableDue: number | undefined;
 
@@ -129,7 +128,7 @@ export class ClientState implements Machine<ClientEvent> {
       shown: (now) => {
         this.#tableDue = undefined;
         this.#inbox.flush();
-        for (const line of this.#typed.splice(0)) this.command(line, now);
+        this.#lines.runHeld(now);
       },
     });
     this.#peers = new Peers(ctx, {
@@ -145,6 +144,11 @@ export class ClientState implements Machine<ClientEvent> {
     this.#inbox = new Inbox(ctx, {
       table: this.#table,
       regPending: () => this.#requests.regPending,
+    });
+    this.#lines = new TypedLines(ctx, {
+      outgoing: this.#outgoing,
+      requests: this.#requests,
+      ready: () => this.#ready,
     });
   }
 
@@ -179,7 +183,7 @@ export class ClientState implements Machine<ClientEvent> {
    */
   get idle(): boolean {
     return this.#requests.idle && this.#peers.idle &&
-      this.#receipts.settled && this.#typed.length === 0 &&
+      this.#receipts.settled && this.#lines.settled &&
       this.#inbox.settled && this.#table.settled && this.#ready;
   }
 
@@ -196,57 +200,9 @@ export class ClientState implements Machine<ClientEvent> {
     this.#requests.request({ kind: "reg", reason: "start" }, now);
   }
 
-  /** Handles one typed line. */
+  /** Handles one typed line (typed_lines.ts). */
   command(line: string, now: number): void {
-    const ctx = this.#ctx;
-    if (ctx.phase === "exited") return;
-    const c = parseCommand(line);
-    switch (c.cmd) {
-      case "empty":
-        return;
-      case "exit":
-        // Lines typed before the client was ready never ran.
-        this.#outgoing.abandon(this.#typed.splice(0));
-        return ctx.exitWith("done");
-      case "help":
-        for (const command of COMMAND_NAMES) {
-          ctx.emit({ type: "help", command });
-        }
-        return;
-      case "usage":
-        return ctx.emit({ type: "usage", command: c.command });
-      case "unknown":
-        return ctx.emit({ type: "unknown_command", word: c.word });
-    }
-    if (!this.#ready) {
-      // Not registered, or the table has not arrived yet: run it when it has.
-      this.#typed.push(line);
-      return;
-    }
-    if (ctx.phase === "offline" && c.cmd !== "reg") {
-      if (c.cmd === "dereg" && c.name === ctx.name) {
-        return ctx.emit({ type: "offline" });
-      }
-      if (c.cmd === "dereg") return ctx.emit({ type: "incorrect_username" });
-      return ctx.emit({ type: "offline_hint", name: ctx.name });
-    }
-    switch (c.cmd) {
-      case "send":
-        return this.#outgoing.send(c, now);
-      case "send_all":
-        return this.#outgoing.sendAll(c.text, now);
-      case "dereg":
-      case "reg":
-        if (c.name !== ctx.name) {
-          return ctx.emit({ type: "incorrect_username" });
-        }
-        return this.#requests.request(
-          c.cmd === "reg"
-            ? { kind: "reg", reason: "command" }
-            : { kind: "dereg" },
-          now,
-        );
-    }
+    this.#lines.command(line, now);
   }
 
   /** Handles one received datagram. */
@@ -259,25 +215,15 @@ export class ClientState implements Machine<ClientEvent> {
     }
     // Transit sealing (protocol/transit_crypto.ts): the server's envelopes
     // are opened; peers do not wrap theirs.
-    let plain = bytes;
-    if (fromServer) {
-      const opened = this.#transit.open(bytes);
-      if (!opened.ok) return ctx.drop(opened.reason);
-      plain = opened.bytes;
-    } else if (isSealed(bytes)) {
-      return ctx.drop("sealed");
-    }
-    const decoded = decodeMessage(plain);
+    const opened = this.#transit.receive(bytes, { fromServer });
+    if (!opened.ok) return ctx.drop(opened.reason);
+    const decoded = decodeMessage(opened.bytes);
     if (!decoded.ok) return ctx.drop(decoded.reason);
     if (fromServer) ctx.serverAnswered();
     const m = decoded.message;
-    if (
-      fromServer && m.t === "err" && m.id === 0 &&
-      m.code === "not_registered" && this.#transit.keyed
-    ) {
+    if (fromServer && m.t === "err" && this.#transit.lostSession(m)) {
       // The server does not know our transit session (it restarted): its
       // answer cannot name the sealed request, so it answers the one under way.
-      this.#transit.forget();
       const restarted = this.#keepalive.restarted(m.boot);
       return this.#requests.sessionLost(m, { restarted, now });
     }

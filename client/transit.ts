@@ -2,13 +2,16 @@
  * The client's end of transit sealing (protocol/transit_crypto.ts;
  * protocol/README.md, "Transit sealing"): keyed by the server's `sk` in a
  * welcome, it seals every datagram to the server but `reg` and opens the
- * server's envelopes. Peer-to-peer datagrams are not wrapped.
+ * server's envelopes. Peer-to-peer datagrams are not wrapped. The façade
+ * (client/state.ts) opens what arrives before decoding it and seals what
+ * leaves after the parts made it; the parts never see an envelope.
  *
  * @module
  */
 import { peekType } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import type { AgreementKey } from "../protocol/e2e_crypto.ts";
+import type { ErrMessage } from "../protocol/messages.ts";
 import {
   isSealed,
   TRANSIT_NONCE_BYTES,
@@ -63,6 +66,38 @@ export class ClientTransit {
   /** Forgets the session: the server no longer knows it. */
   forget(): void {
     this.#session = undefined;
+  }
+
+  /**
+   * Opens a datagram as the façade receives it: one from the server as
+   * {@linkcode ClientTransit.open} does; one from a peer as it is, unless it
+   * is sealed (peers never wrap theirs): dropped `sealed`.
+   *
+   * @param bytes The datagram's payload.
+   * @param options Whether it came from the server's address.
+   * @returns The plaintext, or why it is dropped.
+   */
+  receive(bytes: Uint8Array, options: { fromServer: boolean }): ClientOpened {
+    if (options.fromServer) return this.open(bytes);
+    return isSealed(bytes)
+      ? { ok: false, reason: "sealed" }
+      : { ok: true, bytes, sealed: false };
+  }
+
+  /**
+   * Whether an error from the server says it does not know our session (it
+   * restarted): `not_registered` with id 0 (the request it answers was
+   * sealed, so it names none) while keyed. If so, the session is forgotten.
+   *
+   * @param m An `err` from the server.
+   * @returns Whether the session was lost.
+   */
+  lostSession(m: ErrMessage): boolean {
+    if (m.id !== 0 || m.code !== "not_registered" || !this.keyed) {
+      return false;
+    }
+    this.forget();
+    return true;
   }
 
   /**

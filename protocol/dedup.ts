@@ -4,6 +4,7 @@
  * @module
  */
 import { DEDUP_WINDOW_MS } from "./constants.ts";
+import { shouldShrink } from "./shrink.ts";
 
 /** Options for {@linkcode RecentMap}. */
 export interface RecentMapOptions {
@@ -33,6 +34,7 @@ export class RecentMap<K, V> {
   #keys: K[] = [];
   #entries: { value: V; expires: number }[] = [];
   #head = 0;
+  #peak = 0;
   #ttl: number;
   #capacity: number;
 
@@ -69,11 +71,44 @@ export class RecentMap<K, V> {
     this.#keys.push(key);
     this.#entries.push(entry);
     this.#purge(now);
+    if (this.#map.size > this.#peak) this.#peak = this.#map.size;
   }
 
   /** Removes a key. */
   delete(key: K): void {
     this.#map.delete(key);
+  }
+
+  /**
+   * When the oldest entry set expires ({@linkcode sweep} forgets it then),
+   * or undefined when none is held.
+   */
+  get sweepAt(): number | undefined {
+    const keys = this.#keys, entries = this.#entries;
+    // Entries set again or deleted since are passed for good (amortised).
+    while (
+      this.#head < keys.length &&
+      this.#map.get(keys[this.#head]) !== entries[this.#head]
+    ) this.#head++;
+    return entries[this.#head]?.expires;
+  }
+
+  /**
+   * Forgets the expired entries without setting one, and rebuilds the map
+   * once it holds under a quarter of its peak (a JS `Map` keeps its peak's
+   * table).
+   *
+   * @param now The current time (ms).
+   */
+  sweep(now: number): void {
+    this.#purge(now);
+    if (shouldShrink(this.#map.size, this.#peak)) {
+      this.#map = new Map(this.#map);
+      this.#keys = this.#keys.slice(this.#head);
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+      this.#peak = this.#map.size;
+    }
   }
 
   // Oldest first, from a queue of what was set: iterating the Map from its

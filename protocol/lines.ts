@@ -277,6 +277,19 @@ export function describeClientEvent(event: ClientEvent): OutputEvent {
           : `[Message to ${event.name} not saved: the server's storage is full.]`,
         data: { to: event.name, why: event.why ?? "full" },
       };
+    case "save_quota":
+      return {
+        kind: "error",
+        event: "refused",
+        text: event.until === undefined
+          ? `[Message to ${event.name} not saved: you have reached your hourly limit of saved messages.]`
+          : `[Message to ${event.name} not saved: you have reached your hourly limit of saved messages; try again after ${
+            clockOf(event.until)
+          }.]`,
+        data: event.until === undefined
+          ? { to: event.name, why: "quota" }
+          : { to: event.name, why: "quota", until: event.until },
+      };
     case "unknown_user":
       return {
         kind: "error",

@@ -215,6 +215,13 @@ export type ErrorCode =
   | "too_big"
   | "offline"
   | "store_unavailable"
+  /**
+   * A private message for an Offline user not saved: its sender (or the
+   * sender's host) has had as many messages saved this hour as the server
+   * allows (`server/save_quota.ts`). `name` is the recipient, `at` when the
+   * quota that refused it starts again. Not `full`: the store has room.
+   */
+  | "quota"
   /** A new name that looks like a registered one (UTS #39 skeleton); `name` is that one. */
   | "confusable"
   /**
@@ -235,6 +242,11 @@ export interface ErrMessage {
   name?: string;
   /** The server instance's boot id, so a client can tell a restart from a refusal. */
   boot?: string;
+  /**
+   * For `quota`: when the quota that refused the request starts again, a
+   * server time stamp `YYYY-MM-DD HH:MM:SS` (the server's local time).
+   */
+  at?: string;
 }
 
 /**

@@ -3,7 +3,8 @@
  * (version 1, JSON datagrams of at most 1,200 bytes; see `protocol/README.md`),
  * its strict decoder, the reliability layer (retransmission inside the
  * seed's 500 ms ACK window with the RTO of RFC 6298), duplicate memory,
- * per-sender reassembly, rate limits, address-validation cookies, the table's
+ * per-sender reassembly, rate limits, address-validation cookies, the
+ * envelopes of transit sealing (X25519, HKDF, ChaCha20-Poly1305), the table's
  * encoding and printing, the splitting of text, the machine interface both
  * cores implement, and the words of every line a person reads.
  *
@@ -38,6 +39,8 @@ export * from "./messages.ts";
 export * from "./rate_limit.ts";
 export * from "./reassembly.ts";
 export * from "./reliable.ts";
+export * from "./shrink.ts";
 export * from "./table.ts";
 export * from "./text.ts";
 export * from "./time.ts";
+export * from "./transit_crypto.ts";

@@ -9,8 +9,14 @@
  *   with the number of (spoofed) sources;
  * - {@linkcode TokenBucket}: one global budget.
  *
+ * Memory returns after a burst of sources (issue 13): a bucket idle long
+ * enough to be full again is the same as no bucket, so `sweep` forgets it;
+ * and a map that held many sources is rebuilt once it holds few (a JS `Map`
+ * keeps the table of its peak size until it is rebuilt).
+ *
  * @module
  */
+import { shouldShrink } from "./shrink.ts";
 
 /** Options for {@linkcode RateLimiter}. */
 export interface RateLimiterOptions {
@@ -20,6 +26,13 @@ export interface RateLimiterOptions {
   rate?: number;
   /** Most sources tracked; idle ones are forgotten first (default 200,000). */
   maxSources?: number;
+  /**
+   * The slowest rate any {@linkcode RateLimiter.allow} call passes, in
+   * datagrams per second (default `rate`): a source idle for `burst /
+   * minRate` seconds has a full bucket, and {@linkcode RateLimiter.sweep}
+   * forgets it.
+   */
+  minRate?: number;
 }
 
 /** Options for one {@linkcode RateLimiter.allow} call. */
@@ -60,9 +73,11 @@ function refill(
  */
 export class RateLimiter {
   #buckets = new Map<string, Bucket>();
+  #peak = 0;
   #burst: number;
   #rate: number;
   #max: number;
+  #refillMs: number;
 
   /**
    * Makes one with these settings.
@@ -73,11 +88,44 @@ export class RateLimiter {
     this.#burst = options.burst ?? 100;
     this.#rate = options.rate ?? 400;
     this.#max = options.maxSources ?? 200_000;
+    this.#refillMs = (this.#burst / (options.minRate ?? this.#rate)) * 1000;
   }
 
   /** Sources tracked now. */
   get size(): number {
     return this.#buckets.size;
+  }
+
+  /**
+   * When {@linkcode sweep} has a source to forget (the least recently seen
+   * source's bucket is full again by then), or undefined when none is
+   * tracked.
+   */
+  get sweepAt(): number | undefined {
+    for (const b of this.#buckets.values()) return b.last + this.#refillMs;
+    return undefined;
+  }
+
+  /**
+   * Forgets the sources idle for `burst / minRate` seconds or more (their
+   * buckets are full: forgetting them changes nothing), least recently seen
+   * first, and rebuilds the map when it holds under a quarter of its peak.
+   *
+   * @param now The current time (ms).
+   * @returns How many sources were forgotten.
+   */
+  sweep(now: number): number {
+    let forgotten = 0;
+    for (const [source, b] of this.#buckets) {
+      if (b.last + this.#refillMs > now) break;
+      this.#buckets.delete(source);
+      forgotten++;
+    }
+    if (shouldShrink(this.#buckets.size, this.#peak)) {
+      this.#buckets = new Map(this.#buckets);
+      this.#peak = this.#buckets.size;
+    }
+    return forgotten;
   }
 
   /** Takes one token for `source`; false when it has none left. */
@@ -96,6 +144,7 @@ export class RateLimiter {
       refill(b, now, shape);
     }
     this.#buckets.set(source, b);
+    if (this.#buckets.size > this.#peak) this.#peak = this.#buckets.size;
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -131,6 +180,10 @@ export class HashedRateLimiter {
   #last: Float64Array;
   #burst: number;
   #rate: number;
+  #inUse = 0;
+  // The latest time any bucket was charged: every bucket is full again
+  // `burst / rate` seconds after it.
+  #lastCharge = -Infinity;
 
   /**
    * Makes one with these settings.
@@ -145,10 +198,54 @@ export class HashedRateLimiter {
     this.#last = new Float64Array(slots).fill(-Infinity);
   }
 
+  /**
+   * Buckets in use: charged since they were last found full. The table's
+   * memory is fixed; this says how much of it a flood is using.
+   */
+  get inUse(): number {
+    return this.#inUse;
+  }
+
+  /**
+   * When every bucket in use is full again (then {@linkcode sweep} frees
+   * them all), or undefined when none is in use.
+   */
+  get sweepAt(): number | undefined {
+    return this.#inUse === 0
+      ? undefined
+      : this.#lastCharge + (this.#burst / this.#rate) * 1000;
+  }
+
+  /**
+   * Frees the buckets that are full again (as if never charged: nothing
+   * changes for their sources).
+   *
+   * @param now The current time (ms).
+   * @returns How many buckets were freed.
+   */
+  sweep(now: number): number {
+    if (this.#inUse === 0) return 0;
+    const full = (this.#burst / this.#rate) * 1000;
+    let freed = 0;
+    for (let i = 0; i < this.#last.length; i++) {
+      const last = this.#last[i];
+      if (last === -Infinity) continue;
+      const tokens = this.#tokens[i] + ((now - last) / 1000) * this.#rate;
+      if (tokens < this.#burst && now - last < full) continue;
+      this.#last[i] = -Infinity;
+      this.#tokens[i] = this.#burst;
+      freed++;
+    }
+    this.#inUse -= freed;
+    return freed;
+  }
+
   /** Takes one token from the bucket of `source`; false when it has none. */
   allow(source: string, now: number): boolean {
     const i = fnv1a(source) % this.#tokens.length;
     const last = this.#last[i];
+    if (last === -Infinity) this.#inUse++;
+    if (now > this.#lastCharge) this.#lastCharge = now;
     const add = last === -Infinity
       ? this.#burst
       : ((now - last) / 1000) * this.#rate;

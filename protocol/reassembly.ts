@@ -7,11 +7,16 @@
  * would pass {@linkcode MAX_MESSAGE_BYTES} is refused (`too_big`), as the
  * client refuses it before sending.
  *
+ * Incomplete messages expire `ttl` after their first part; `sweep` gives
+ * them up on the owner's timer, and the maps are rebuilt once they hold
+ * under a quarter of their peak (a JS `Map` keeps its peak's table).
+ *
  * @module
  */
 import { MAX_MESSAGE_BYTES } from "./constants.ts";
 import { sealedLength } from "./e2e_crypto.ts";
 import type { TextPart } from "./messages.ts";
+import { shouldShrink } from "./shrink.ts";
 import { utf8Length } from "./text.ts";
 
 interface Partial {
@@ -85,7 +90,9 @@ export class Reassembler {
   // Each source's partials, oldest first.
   #bySource = new Map<string, Map<string, Partial>>();
   #sourceSize = new Map<string, number>();
+  #peak = 0;
   #buffered = 0;
+  #bufferedBytes = 0;
   #ttl: number;
   #max: number;
   #perSource: number;
@@ -119,9 +126,40 @@ export class Reassembler {
     return this.#buffered;
   }
 
+  /** Text currently held in incomplete messages, in UTF-8 bytes. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
+  }
+
   /** Incomplete messages held now. */
   get size(): number {
     return this.#partials.size;
+  }
+
+  /**
+   * When the oldest incomplete message expires ({@linkcode sweep} gives it
+   * up then), or undefined when none is held.
+   */
+  get sweepAt(): number | undefined {
+    for (const p of this.#partials.values()) return p.expires;
+    return undefined;
+  }
+
+  /**
+   * Gives up the incomplete messages whose time is over (counted in
+   * `shed.expired`), and rebuilds the maps once they hold under a quarter
+   * of their peak.
+   *
+   * @param now The current time (ms).
+   */
+  sweep(now: number): void {
+    this.#expire(now);
+    if (shouldShrink(this.#partials.size, this.#peak)) {
+      this.#partials = new Map(this.#partials);
+      this.#bySource = new Map(this.#bySource);
+      this.#sourceSize = new Map(this.#sourceSize);
+      this.#peak = this.#partials.size;
+    }
   }
 
   /** Incomplete messages `source` holds now. */
@@ -191,6 +229,7 @@ export class Reassembler {
         expires: now + this.#ttl,
       };
       this.#partials.set(key, p);
+      this.#peak = Math.max(this.#peak, this.#partials.size);
       let own = this.#bySource.get(source);
       if (own === undefined) this.#bySource.set(source, own = new Map());
       own.set(key, p);
@@ -200,6 +239,7 @@ export class Reassembler {
     p.size += n;
     p.bytes += bytes;
     this.#buffered += n;
+    this.#bufferedBytes += bytes;
     this.#sourceSize.set(source, (this.#sourceSize.get(source) ?? 0) + n);
     if (p.got < part.pn) return { status: "partial" };
     this.#remove(p);
@@ -222,6 +262,7 @@ export class Reassembler {
     if (this.#partials.get(p.key) !== p) return;
     this.#partials.delete(p.key);
     this.#buffered -= p.size;
+    this.#bufferedBytes -= p.bytes;
     const own = this.#bySource.get(p.source);
     own?.delete(p.key);
     if (own !== undefined && own.size === 0) {

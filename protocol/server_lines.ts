@@ -9,7 +9,7 @@
  * @module
  */
 import type { ServerEvent } from "../server/events.ts";
-import type { ServerStatsSnapshot } from "../server/stats.ts";
+import type { HeldGauges, ServerStatsSnapshot } from "../server/stats.ts";
 import type { OutputEvent } from "./events.ts";
 import { tableUpdatedLine } from "./lines.ts";
 
@@ -120,13 +120,19 @@ export function describeServerEvent(
         text: "[Server is online...]",
         data: { port: event.port },
       };
-    case "stats":
+    case "stats": {
+      const { held, ...counters } = event.stats;
       return {
         kind: "status",
         event: "stats",
         text: statsText(event.stats),
-        data: { ...event.stats, dropped: { ...event.stats.dropped } },
+        data: {
+          ...counters,
+          dropped: { ...counters.dropped },
+          ...(held === undefined ? {} : { held: heldData(held) }),
+        },
       };
+    }
     case "unknown_command":
       return {
         kind: "error",
@@ -157,8 +163,8 @@ export function describeServerEvent(
           kind: "status",
           event: "cluster_node",
           text: `[Node ${event.node} leads the chat: ${
-            event.restored ?? 0
-          } stored messages restored.]`,
+            storedMessages(event.restored ?? 0)
+          } restored.]`,
           data: {
             node: event.node,
             role: event.role,
@@ -202,5 +208,37 @@ export function describeServerEvent(
 function statsText(s: ServerStatsSnapshot): string {
   const dropped = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`)
     .join(" ") || "none";
-  return `[Stats: users=${s.users} online=${s.online} offline_messages=${s.offlineMessages} pending=${s.pending} in=${s.datagramsIn} out=${s.datagramsOut} bytes_in=${s.bytesIn} bytes_out=${s.bytesOut} retransmitted=${s.retransmissions} dropped: ${dropped}]`;
+  const held = s.held === undefined ? "" : ` held: ${heldText(s.held)}`;
+  return `[Stats: users=${s.users} online=${s.online} offline_messages=${s.offlineMessages} pending=${s.pending} in=${s.datagramsIn} out=${s.datagramsOut} bytes_in=${s.bytesIn} bytes_out=${s.bytesOut} retransmitted=${s.retransmissions}${held} dropped: ${dropped}]`;
+}
+
+// The held gauges as `--json` fields (`sendQueue` only when the runtime
+// added it).
+function heldData(h: HeldGauges): Record<string, number> {
+  const data: Record<string, number> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) data[k] = v;
+  return data;
+}
+
+// What the server holds (issue 13): `name=value` pairs whose names are no
+// drop reason's, so that one parse of the line reads both.
+function heldText(h: HeldGauges): string {
+  const pairs: [string, number | undefined][] = [
+    ["partials", h.partials],
+    ["partial_bytes", h.partialBytes],
+    ["notices_queued", h.noticesQueued],
+    ["notices_held", h.noticesHeld],
+    ["deliveries", h.deliveries],
+    ["response_cache", h.responseCache],
+    ["proven_sources", h.provenSources],
+    ["unproven_buckets", h.unprovenBuckets],
+    ["send_queue", h.sendQueue],
+  ];
+  return pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+}
+
+// "1 stored message", "N stored messages".
+function storedMessages(n: number): string {
+  return `${n} stored ${n === 1 ? "message" : "messages"}`;
 }

@@ -42,7 +42,7 @@ export const TRANSIT_NONCE_BYTES = 12;
 /** Bytes of an envelope's authentication tag. */
 export const TRANSIT_TAG_BYTES = 16;
 /** Bytes an envelope adds to its plaintext: marker, nonce and tag (29). */
-export const ENVELOPE_OVERHEAD_BYTES = 1 + TRANSIT_NONCE_BYTES +
+export const ENVELOPE_OVERHEAD_BYTES: number = 1 + TRANSIT_NONCE_BYTES +
   TRANSIT_TAG_BYTES;
 
 const encoder = new TextEncoder();
@@ -80,6 +80,8 @@ export class TransitSession {
   #receiveKey: Uint8Array;
 
   /**
+   * Makes a session from its key material (see {@linkcode transitSession}).
+   *
    * @param material 64 bytes from HKDF: client → server key, then server →
    * client key.
    * @param options Which end this is.

@@ -234,11 +234,43 @@ export class ClusterLink {
         this.#setLeader(true);
       }
     } catch {
-      // Taken by another node (or NATS did not answer): a leader that could
-      // not refresh steps down, since its lease may be another's by now.
-      if (this.#leader) this.#setLeader(false);
+      // A leader that could not refresh steps down only once it knows the
+      // lease is another node's. While NATS does not answer it goes on
+      // leading: its clients keep chatting, saves are refused as the store
+      // is unavailable, and a node that took the lease meanwhile is seen
+      // as soon as NATS answers again.
+      if (this.#leader && await this.#lostLease()) this.#setLeader(false);
     } finally {
       this.#ticking = false;
+    }
+  }
+
+  // Whether the lease is known to be lost: held by another node, or gone
+  // and taken by another before this one could take it back. Unknown (NATS
+  // does not answer): not lost.
+  async #lostLease(): Promise<boolean> {
+    try {
+      const entry = await this.#kv.get("leader");
+      if (entry !== null && entry.operation === "PUT") {
+        if (entry.string() !== this.nodeId) return true;
+        this.#revision = entry.revision;
+        return false;
+      }
+    } catch {
+      return this.#nc.isClosed();
+    }
+    try {
+      this.#revision = await this.#kv.create("leader", this.nodeId);
+      return false;
+    } catch {
+      // Taken meanwhile, or NATS stopped answering: ask once more.
+      try {
+        const entry = await this.#kv.get("leader");
+        return entry !== null && entry.operation === "PUT" &&
+          entry.string() !== this.nodeId;
+      } catch {
+        return this.#nc.isClosed();
+      }
     }
   }
 

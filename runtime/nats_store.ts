@@ -141,36 +141,7 @@ export type ClaimResult =
   | { outcome: "taken" }
   | { outcome: "unavailable" };
 
-/**
- * Parses the value of `--store nats://HOST:PORT[,nats://HOST2:PORT2...]` into
- * the list of server URLs.
- *
- * @example
- * ```ts
- * import { parseNatsUrls } from "./nats_store.ts";
- * parseNatsUrls("nats://127.0.0.1:4222,nats://[::1]:4223");
- * // ["nats://127.0.0.1:4222", "nats://[::1]:4223"]
- * ```
- *
- * @throws {TypeError} when a part is not `nats://HOST:PORT` with a port from 1
- *   to 65535, or the list is empty.
- */
-export function parseNatsUrls(spec: string): string[] {
-  const parts = spec.split(",").map((p) => p.trim()).filter((p) => p !== "");
-  if (parts.length === 0) throw new TypeError("no NATS server URL given");
-  return parts.map((part) => {
-    const m = /^nats:\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/:[\]@]+):(\d{1,5})$/.exec(
-      part,
-    );
-    const port = m === null ? 0 : Number(m[2]);
-    if (m === null || port < 1 || port > 65535) {
-      throw new TypeError(
-        `bad NATS server URL "${part}": expected nats://HOST:PORT`,
-      );
-    }
-    return `nats://${m[1]}:${port}`;
-  });
-}
+export { parseNatsUrls } from "./nats_urls.ts";
 
 /**
  * The subject (and KV key) token for a user name: unpadded base64url of its

@@ -119,8 +119,8 @@ export const JSON_SCHEMA_VERSION = 1;
 
 /**
  * Prepares an event for `--json`: adds the schema version `v` and `time`
- * (when the line is printed), and turns the server's time stamps (`at`,
- * `YYYY-MM-DD HH:MM:SS` in the server's local time) into ISO 8601 with this
+ * (when the line is printed), and turns the server's time stamps (`at`
+ * and `until`, `YYYY-MM-DD HH:MM:SS` in the server's local time) into ISO 8601 with this
  * machine's UTC offset. The protocol carries no offset: the two agree when
  * server and client run in the same time zone.
  *
@@ -144,6 +144,7 @@ export const JSON_SCHEMA_VERSION = 1;
 export function jsonEvent(event: OutputEvent, now: Date): OutputEvent {
   const data = { ...event.data };
   if (typeof data.at === "string") data.at = isoStamp(data.at);
+  if (typeof data.until === "string") data.until = isoStamp(data.until);
   return {
     ...event,
     data: { v: JSON_SCHEMA_VERSION, time: isoLocal(now, true), ...data },

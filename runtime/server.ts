@@ -70,20 +70,34 @@ export function printServerEvent(
 /**
  * A `stats` event with the datagrams the send queue dropped added to its
  * `dropped` counts (`send_queue_answers`, `send_queue_bulk`,
- * `send_queue_challenges`), when any were.
+ * `send_queue_challenges`), when any were, and the datagrams queued now
+ * added to its `held` gauges (`sendQueue`), when it has them.
  *
  * @param event The core's `stats` event.
  * @param shed The driver's counts, if it runs.
+ * @param options `queued`: the datagrams in the driver's send queue now.
  */
 export function withSendShed(
   event: Extract<ServerConsoleEvent, { type: "stats" }>,
   shed: SendShed | undefined,
+  options: { queued?: number } = {},
 ): ServerConsoleEvent {
   const dropped = { ...event.stats.dropped };
   if (shed?.answers) dropped.send_queue_answers = shed.answers;
   if (shed?.bulk) dropped.send_queue_bulk = shed.bulk;
   if (shed?.challenges) dropped.send_queue_challenges = shed.challenges;
-  return { ...event, stats: { ...event.stats, dropped } };
+  const { held } = event.stats;
+  const queued = options.queued;
+  return {
+    ...event,
+    stats: {
+      ...event.stats,
+      dropped,
+      ...(held === undefined || queued === undefined
+        ? {}
+        : { held: { ...held, sendQueue: queued } }),
+    },
+  };
 }
 
 /**
@@ -96,8 +110,12 @@ export async function runServer(options: RunServerOptions): Promise<number> {
   const json = options.json ?? false;
   // What the send queue shed (issue 13) is told in `stats` with the rest.
   let shed: SendShed | undefined = undefined;
+  let queued: (() => number) | undefined = undefined;
   const print = (e: ServerEvent | ServerConsoleEvent) =>
-    printServerEvent(e.type === "stats" ? withSendShed(e, shed) : e, { json });
+    printServerEvent(
+      e.type === "stats" ? withSendShed(e, shed, { queued: queued?.() }) : e,
+      { json },
+    );
   let conn: Deno.DatagramConn;
   try {
     conn = listenUdp(options.port, { hostname: options.hostname });
@@ -135,6 +153,7 @@ export async function runServer(options: RunServerOptions): Promise<number> {
     afterStep: () => durable?.pump(),
   });
   shed = driver.shed;
+  queued = () => driver.queued;
   await durable?.start(driver);
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<number>();

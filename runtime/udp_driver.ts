@@ -92,6 +92,20 @@ export function isAnswer(bytes: Uint8Array): boolean {
 // waits.
 const CHALLENGE_TURN = 8;
 
+/** The longest delay armed at once, in ms (one hour; setTimeout's cap is 2^31 - 1). */
+export const MAX_TIMER_DELAY_MS = 3_600_000;
+
+/**
+ * The delay to arm for a deadline, in ms: at least 0, at most
+ * {@linkcode MAX_TIMER_DELAY_MS} (a later deadline is re-armed on waking).
+ *
+ * @param at The deadline (ms, the driver's clock).
+ * @param now The current time (ms, the same clock).
+ */
+export function timerDelay(at: number, now: number): number {
+  return Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - now));
+}
+
 // Sends in a row before giving the receive loop a turn.
 const SEND_BATCH = 32;
 
@@ -225,9 +239,12 @@ export class UdpDriver<E> {
     this.#timer = undefined;
     this.#timerAt = at;
     if (at === undefined) return;
+    // setTimeout takes at most 2^31 - 1 ms (about 24.8 days): a longer delay
+    // (an Offline name forgotten after 30 days) fires at once, again and
+    // again. A far deadline wakes up early and re-arms instead.
     this.#timer = setTimeout(
       () => this.#fire(at),
-      Math.max(0, at - this.#now()),
+      timerDelay(at, this.#now()),
     );
   }
 
@@ -241,6 +258,7 @@ export class UdpDriver<E> {
     this.#timerAt = undefined;
     if (this.#closed) return;
     const now = this.#now();
+    if (now < at) return this.#arm(); // woken early: a deadline beyond the cap
     if (now > at && !this.#deferred) {
       this.#deferred = true;
       this.lateTimers++;

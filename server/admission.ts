@@ -42,6 +42,7 @@ export class Admission {
     this.#limiter = new RateLimiter({
       burst: limits.rateBurst,
       rate: limits.rateLimit,
+      minRate: Math.min(limits.minShare, limits.rateLimit),
     });
     // Unproven sources: no per-source memory, and one global budget.
     this.#unprovenLimiter = new HashedRateLimiter({
@@ -84,6 +85,40 @@ export class Admission {
    */
   allowProven(source: string, now: number): boolean {
     return this.#limiter.allow(source, now, { rate: this.#share() });
+  }
+
+  /**
+   * Proven sources with a rate-limit bucket now (those idle long enough to
+   * have a full bucket are forgotten by {@linkcode sweep}).
+   */
+  get provenSources(): number {
+    return this.#limiter.size;
+  }
+
+  /** Buckets of the hashed table for unproven sources in use now. */
+  get unprovenBuckets(): number {
+    return this.#unprovenLimiter.inUse;
+  }
+
+  /**
+   * When {@linkcode sweep} has buckets to forget, or undefined when none is
+   * held.
+   */
+  get sweepAt(): number | undefined {
+    const a = this.#limiter.sweepAt, b = this.#unprovenLimiter.sweepAt;
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+  }
+
+  /**
+   * Forgets the buckets that are full again (a source idle long enough):
+   * nothing changes for their sources, and the memory a flood of sources
+   * took is given back.
+   *
+   * @param now The current time (ms).
+   */
+  sweep(now: number): void {
+    this.#limiter.sweep(now);
+    this.#unprovenLimiter.sweep(now);
   }
 
   // A proven session's rate: its share of what the server can serve.

@@ -4,11 +4,11 @@
  * takes is written to the store's journal as one {@linkcode JournalEntry}
  * (its text and the names of every other user) before its sender is ACKed
  * and it is fanned out; the entry is deleted once every recipient ACKed it
- * or has a stored copy (server/relay.ts). A server that takes the lead after
- * a crash loads the entries left and turns each into stored copies for the
- * recipients that have none ({@linkcode recoverJournal}), delivered at their
- * next `reg` like any stored message. A private message the server takes
- * `pending` is saved as a stored copy first (server/relay.ts).
+ * or has a stored copy (server/group_relay.ts). A server that takes the
+ * lead after a crash loads the entries left and turns each into stored
+ * copies for the recipients that have none ({@linkcode recoverJournal}),
+ * delivered at their next `reg` like any stored message. A private message the server takes
+ * `pending` is saved as a stored copy first (server/private_relay.ts).
  *
  * With the in-memory store nothing here runs: a crash loses the memory too.
  *

@@ -22,6 +22,7 @@ export {
   type StoreMode,
 } from "./options.ts";
 export type {
+  HeldGauges,
   ServerDropReason,
   ServerStats,
   ServerStatsSnapshot,

@@ -2,11 +2,15 @@
  * Name quotas (issue 13): how many names were registered from each
  * address:port and from each IP address, so that one source cannot fill the
  * table. Loopback is exempt from the per-host quota (the host's own users).
- * A name's quota is given back when the name is forgotten.
+ * A name's quota is given back when the name is forgotten, and the maps are
+ * rebuilt once they hold under a quarter of their peak (a JS `Map` keeps
+ * its peak's table), so names registered by the thousand and forgotten
+ * give their memory back.
  *
  * @module
  */
 import { type Address, addressKey } from "../protocol/address.ts";
+import { shouldShrink } from "../protocol/shrink.ts";
 
 /** The quotas; absent means no limit. */
 export interface NameQuotaOptions {
@@ -24,11 +28,17 @@ export class NameQuota {
   #namesFrom = new Map<string, number>();
   // Where each name was created from, to give its quota back when forgotten.
   #createdFrom = new Map<string, Address>();
+  #peak = 0;
 
   /** @param options The quotas (default: none). */
   constructor(options: NameQuotaOptions) {
     this.#namesPerAddress = options.namesPerAddress ?? Infinity;
     this.#namesPerHost = options.namesPerHost ?? Infinity;
+  }
+
+  /** Names whose source is remembered now. */
+  get size(): number {
+    return this.#createdFrom.size;
   }
 
   /** Whether one more name may be registered from `from`. */
@@ -42,6 +52,7 @@ export class NameQuota {
   /** Counts a name created from `from`. */
   count(name: string, from: Address): void {
     this.#createdFrom.set(name, from);
+    this.#peak = Math.max(this.#peak, this.#createdFrom.size);
     for (const k of [addressKey(from), from.hostname]) {
       this.#namesFrom.set(k, (this.#namesFrom.get(k) ?? 0) + 1);
     }
@@ -56,6 +67,11 @@ export class NameQuota {
       const n = (this.#namesFrom.get(k) ?? 1) - 1;
       if (n <= 0) this.#namesFrom.delete(k);
       else this.#namesFrom.set(k, n);
+    }
+    if (shouldShrink(this.#createdFrom.size, this.#peak)) {
+      this.#createdFrom = new Map(this.#createdFrom);
+      this.#namesFrom = new Map(this.#namesFrom);
+      this.#peak = this.#createdFrom.size;
     }
   }
 }

@@ -49,7 +49,7 @@ export interface ServerLimits extends StoreLimits {
   /**
    * Most messages one sender may have saved for Offline users per hour
    * through `save` requests (`server/save_quota.ts`; over it: refused
-   * `full`, counted as `quota`). Group messages saved for Offline users are
+   * `quota`, with when it starts again, and counted as `quota`). Group messages saved for Offline users are
    * bounded by the store's limits per recipient, and a full store refuses
    * its heaviest senders first (`server/memory_store.ts`).
    */
@@ -61,7 +61,7 @@ export interface ServerLimits extends StoreLimits {
    * /64) may have saved for Offline users per hour, `save` requests all
    * told (`server/save_quota.ts`): one host registering many names, each
    * within its own `savesPerSender`, still cannot fill the store. Loopback
-   * is exempt (the host's own users). Over it, a save is refused `full`
+   * is exempt (the host's own users). Over it, a save is refused `quota`
    * and counted as `quota`.
    */
   savesPerHost: number;

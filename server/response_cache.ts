@@ -89,6 +89,29 @@ export class ResponseCache {
     this.#answers.delete(key(from, id));
   }
 
+  /** Answers remembered now, expired ones not yet swept included. */
+  get size(): number {
+    return this.#answers.size;
+  }
+
+  /**
+   * When the oldest answer expires ({@linkcode sweep} forgets it then), or
+   * undefined when none is remembered.
+   */
+  get sweepAt(): number | undefined {
+    return this.#answers.sweepAt;
+  }
+
+  /**
+   * Forgets the answers whose 30 s are over (`DEDUP_WINDOW_MS`), and gives
+   * the memory of a peak back once few are left.
+   *
+   * @param now The current time (ms).
+   */
+  sweep(now: number): void {
+    this.#answers.sweep(now);
+  }
+
   #guard(
     to: Address,
     message: Message,

@@ -8,11 +8,15 @@
  *
  * Each quota counts in a fixed window of one hour from its first save; a
  * save is counted against both the sender's and its host's quota, or
- * against neither when either would be passed.
+ * against neither when either would be passed. The windows whose hour is
+ * over are forgotten at most once an hour (or when the maps are full), and
+ * the maps rebuilt once they hold under a quarter of their peak (a JS `Map`
+ * keeps its peak's table).
  *
  * @module
  */
 import type { Address } from "../protocol/address.ts";
+import { shouldShrink } from "../protocol/shrink.ts";
 import { hostKey, isLoopback } from "./host_key.ts";
 import type { ServerLimits } from "./options.ts";
 
@@ -86,6 +90,8 @@ export class SaveQuota {
   #limits: SaveQuotaLimits;
   #senders = new Map<string, Window>();
   #hosts = new Map<string, Window>();
+  #peak = 0;
+  #trimmedAt = -Infinity;
 
   /** @param limits Saves and text allowed per sender and per host, per hour. */
   constructor(limits: SaveQuotaLimits) {
@@ -108,6 +114,7 @@ export class SaveQuota {
   charge(source: SaveSource, charge: SaveCharge): SaveQuotaRefusal | undefined {
     const { copies, length, now } = charge;
     if (copies <= 0) return undefined;
+    if (now - this.#trimmedAt >= SAVE_QUOTA_WINDOW_MS) this.#trim(now);
     const l = this.#limits;
     const bytes = copies * length;
     const sender = this.#window(this.#senders, source.name, now);
@@ -134,6 +141,49 @@ export class SaveQuota {
     return undefined;
   }
 
+  /**
+   * When a quota starts again: the end of the hour that quota counts in, for
+   * telling a refused sender when to try again (`err quota`'s `at`).
+   *
+   * @param source The sender's name and address.
+   * @param quota Which quota refused it, as {@linkcode SaveQuota.charge}
+   * returned.
+   * @returns The time it starts again (ms, on the clock `charge` was given),
+   * or undefined when that quota counts nothing for the source now.
+   *
+   * @example Usage
+   * ```ts
+   * import { SAVE_QUOTA_WINDOW_MS, SaveQuota } from "./save_quota.ts";
+   * import { assertEquals } from "../tests/_assert.ts";
+   * const quota = new SaveQuota({
+   *   savesPerSender: 1, savedBytesPerSender: 100,
+   *   savesPerHost: 10, savedBytesPerHost: 100,
+   * });
+   * const source = { name: "a", from: { hostname: "10.0.0.1", port: 4000 } };
+   * quota.charge(source, { copies: 1, length: 10, now: 5_000 });
+   * assertEquals(quota.charge(source, { copies: 1, length: 10, now: 9_000 }), "sender");
+   * assertEquals(quota.resetsAt(source, "sender"), 5_000 + SAVE_QUOTA_WINDOW_MS);
+   * ```
+   */
+  resetsAt(source: SaveSource, quota: SaveQuotaRefusal): number | undefined {
+    const w = quota === "sender"
+      ? this.#senders.get(source.name)
+      : this.#hosts.get(hostKey(source.from));
+    return w === undefined ? undefined : w.start + SAVE_QUOTA_WINDOW_MS;
+  }
+
+  // Forgets the windows whose hour is over; rebuilds the maps after a peak.
+  #trim(now: number): void {
+    this.#trimmedAt = now;
+    trim(this.#senders, now);
+    trim(this.#hosts, now);
+    if (shouldShrink(this.size, this.#peak)) {
+      this.#senders = new Map(this.#senders);
+      this.#hosts = new Map(this.#hosts);
+      this.#peak = this.size;
+    }
+  }
+
   // The current window of `key`, a fresh one if its hour is over.
   #window(map: Map<string, Window>, key: string, now: number): Window {
     let w = map.get(key);
@@ -142,6 +192,7 @@ export class SaveQuota {
         trim(map, now);
       }
       map.set(key, w = { start: now, count: 0, bytes: 0 });
+      this.#peak = Math.max(this.#peak, this.size);
     }
     return w;
   }

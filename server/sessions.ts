@@ -1,19 +1,26 @@
 /**
- * Sessions: who is registered, from where, with which token. Registration
- * (the cookie round trip that proves an address, a name's duplicate-login
- * probe in `duplicate_login.ts`, the quotas in `name_quota.ts`), the token
- * and address indexes, and going Offline with what that entails for the
- * other parts.
+ * Sessions: registration. The cookie round trip that proves an address, a
+ * name's duplicate-login probe (`duplicate_login.ts`), the quotas
+ * (`name_quota.ts`), claimed names (`claims.ts`, held on a durable store by
+ * `claim_wait.ts`), tokens, the welcome, and users brought back from a
+ * durable store. The indexes are in `user_index.ts`, going Offline and
+ * forgetting names in `going_offline.ts`, the user-record writes in
+ * `user_record_writes.ts`.
  *
  * @module
  */
-import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
+import { type Address, sameAddress } from "../protocol/address.ts";
 import { checkCookie, makeCookie } from "../protocol/cookie.ts";
 import type { RegMessage, WelcomeMessage } from "../protocol/messages.ts";
+import { ClaimWait } from "./claim_wait.ts";
+import { Claims } from "./claims.ts";
 import { TOKEN_BYTES } from "./constants.ts";
 import type { Deliveries } from "./deliveries.ts";
+import { type Login, probeOldSession } from "./duplicate_login.ts";
 import type { ServerEvent } from "./events.ts";
+import { GoingOffline, type OfflineReason } from "./going_offline.ts";
 import { randomHex } from "./ids.ts";
+import { NameQuota } from "./name_quota.ts";
 import type { Notices } from "./notices.ts";
 import type { Relay, Requester } from "./relay.ts";
 import type { ReliableSender } from "./reliable_sender.ts";
@@ -21,27 +28,17 @@ import type { ResponseCache } from "./response_cache.ts";
 import type { ServerDropReason } from "./stats.ts";
 import type { StoredDelivery } from "./stored_delivery.ts";
 import type { TableReplication } from "./table_replication.ts";
-import type { User, UserDirectory } from "./user.ts";
-import { NameExpiry } from "./name_expiry.ts";
-import { skeleton } from "../protocol/confusables.ts";
-import { Claims } from "./claims.ts";
-import { NameQuota } from "./name_quota.ts";
-import { type Login, probeOldSession } from "./duplicate_login.ts";
+import type { User } from "./user.ts";
+import type { UserIndex } from "./user_index.ts";
+import { UserRecordWrites } from "./user_record_writes.ts";
 import {
   expiryStarts,
-  recordOf,
   restoredUser,
-  SIGNED_REG_BYTES,
   type UserRecord,
   type UserRecords,
 } from "./user_records.ts";
 
-/**
- * Why a user goes Offline: it deregistered, or it stopped answering (a
- * delivery or a stored message was not ACKed, or another name took its
- * address).
- */
-export type OfflineReason = "dereg" | "lost";
+export type { OfflineReason } from "./going_offline.ts";
 
 /** A registration as it arrived. */
 export interface Registration {
@@ -55,6 +52,8 @@ export interface Registration {
 
 /** The parts sessions drive, and what they need besides. */
 export interface SessionsOptions {
+  /** The registered users and their indexes. */
+  users: UserIndex;
   /** Random bytes, for tokens. */
   random: (length: number) => Uint8Array;
   /** This server instance's boot id, sent in every welcome. */
@@ -99,65 +98,27 @@ export interface SessionsOptions {
   transitKey?: string;
 }
 
-/** The registered users and their sessions. */
-export class Sessions implements UserDirectory {
+/** Registration, and the parts it drives. */
+export class Sessions {
   #options: SessionsOptions;
-  #users = new Map<string, User>();
-  #byToken = new Map<string, User>();
-  #byAddress = new Map<string, User>();
-  #online = 0;
-  // Registration order of the next new user (rows may be removed).
-  #nextOrder = 0;
+  #users: UserIndex;
   #quota: NameQuota;
-  #expiry: NameExpiry;
-  // The confusable skeleton (UTS #39) of every registered name, to its name.
-  #skeletons = new Map<string, string>();
   #claims: Claims;
+  #wait: ClaimWait;
+  #records: UserRecordWrites;
+  #offline: GoingOffline;
 
   /** @param options The parts, the cookie key and the limits. */
   constructor(options: SessionsOptions) {
     this.#options = options;
-    this.#claims = new Claims(options.random);
-    this.#quota = new NameQuota(options);
-    this.#expiry = new NameExpiry(options.offlineNameTtlMs ?? Infinity);
-  }
-
-  /** How many users are registered. */
-  get size(): number {
-    return this.#users.size;
-  }
-
-  /** How many users are Online. */
-  get onlineCount(): number {
-    return this.#online;
-  }
-
-  /** The user with this name, if registered. */
-  get(name: string): User | undefined {
-    return this.#users.get(name);
-  }
-
-  /** Every registered user, in registration order. */
-  all(): Iterable<User> {
-    return this.#users.values();
-  }
-
-  /** Whether an address is proven: a user is Online there. */
-  isProven(address: Address): boolean {
-    return this.#byAddress.get(addressKey(address))?.online === true;
-  }
-
-  /** The user registered at an address, if any (for its transit keys). */
-  userAt(address: Address): User | undefined {
-    return this.#byAddress.get(addressKey(address));
-  }
-
-  /** The user a token belongs to, if it is used from that user's address. */
-  authenticate(token: string, from: Address): User | undefined {
-    const user = this.#byToken.get(token);
-    return user !== undefined && sameAddress(user.address, from)
-      ? user
-      : undefined;
+    this.#users = options.users;
+    const claims = this.#claims = new Claims(options.random);
+    const quota = this.#quota = new NameQuota(options);
+    this.#wait = new ClaimWait({ records: options.records, claims });
+    const records = this.#records = new UserRecordWrites(options.records, {
+      claims,
+    });
+    this.#offline = new GoingOffline({ ...options, claims, quota, records });
   }
 
   /** A registration (`reg`). */
@@ -166,10 +127,8 @@ export class Sessions implements UserDirectory {
     const responses = this.#options.responses();
     const existing = this.#users.get(m.name);
     const transient = m.transient === 1;
-    // A first claim of this name waits for its durable record (user_records.ts).
-    if (this.#options.records?.isHeld(m.name)) {
-      return this.#options.drop("busy");
-    }
+    // A first claim of this name waits for its durable record (claim_wait.ts).
+    if (this.#wait.isHeld(m.name)) return this.#options.drop("busy");
     // Claimed names (issue 14): a key, a fresh challenge and a signature.
     const claim = this.#claims.check(reg, now);
     if (claim.kind === "refused") {
@@ -217,8 +176,7 @@ export class Sessions implements UserDirectory {
           now,
         });
       }
-      const look = skeleton(m.name);
-      const like = this.#skeletons.get(look);
+      const like = this.#users.lookalike(m.name);
       if (like !== undefined) {
         // A lookalike of a registered name (`userА` beside `userA`).
         return responses.respond(from, {
@@ -228,10 +186,16 @@ export class Sessions implements UserDirectory {
           name: like,
         }, { requestSize: size, now });
       }
-      this.#skeletons.set(look, m.name);
-      if (proven !== undefined && this.#holdNew(reg, { look, proven, now })) {
-        return;
-      }
+      this.#users.reserve(m.name);
+      if (
+        proven !== undefined && this.#wait.holdNew(reg, {
+          order: this.#users.nextOrder,
+          proven,
+          now,
+          then: (now) => this.#create(reg, { claim: proven, now }),
+          refused: () => this.#users.release(m.name),
+        })
+      ) return;
       return this.#create(reg, { claim: proven, now });
     }
     const user = existing;
@@ -263,79 +227,34 @@ export class Sessions implements UserDirectory {
     this.#login(user, login);
   }
 
-  /** A deregistration (`dereg`) from an authenticated user. */
+  /** A deregistration (`dereg`) from an authenticated user (going_offline.ts). */
   deregister(
     req: Requester,
     message: { id: number; name: string; sig?: string },
     now: number,
   ): void {
-    const { user } = req;
-    const { id, name } = message;
-    const responses = this.#options.responses();
-    const answer = { requestSize: req.size, now };
-    const signed = { name, tok: user.token, id, sig: message.sig };
-    if (name === user.name && !this.#claims.deregAllowed(signed)) {
-      this.#options.drop("claim_refused");
-      return responses.respond(req.from, {
-        t: "err",
-        id,
-        code: "claimed",
-        name,
-      }, answer);
-    }
-    if (name !== user.name) {
-      return responses.respond(req.from, {
-        t: "err",
-        id,
-        code: "not_registered",
-        name,
-      }, answer);
-    }
-    responses.respond(req.from, { t: "ack", id }, answer);
-    if (user.online) this.goOffline(user, "dereg", now);
+    this.#offline.deregister(req, message, now);
   }
 
   /**
    * Marks a user Offline: what was on its way to it is saved and the senders
-   * told, then every client sees the table change.
+   * told, then every client sees the table change (going_offline.ts).
    */
   goOffline(user: User, reason: OfflineReason, now: number): void {
-    if (!user.online) return;
-    const { table, deliveries, stored, relay } = this.#options;
-    this.#online--;
-    user.online = false;
-    const acked = table().stop(user);
-    const failed = deliveries().takeFailed(user);
-    stored().forget(user);
-    // Senders hear what became of their messages, then everyone sees the table.
-    for (const d of failed) relay().saveUndelivered(user, d, now);
-    if (user.transient && !user.probing) {
-      // A transient session (`--exec`) leaves no Offline row behind, and
-      // nothing is stored for a name that is gone.
-      this.#forget(user);
-      table().remove(user, now);
-    } else {
-      this.#expiry.wentOffline(user.name, now);
-      this.#putRecord(user, now);
-      table().changed(user, now);
-      if (reason === "lost" && acked >= 0) {
-        table().sendOfflineCopy(user, acked);
-      }
-    }
-    deliveries().serveWaiting(now);
+    this.#offline.goOffline(user, reason, now);
   }
 
-  // Removes a user that is Offline: its name, token and address.
-  #forget(user: User): void {
-    this.#options.records?.forget(user.name);
-    this.#users.delete(user.name);
-    this.#skeletons.delete(skeleton(user.name));
-    this.#claims.forget(user.name);
-    this.#expiry.cameBack(user.name);
-    this.#quota.uncount(user.name);
-    if (user.token !== "") this.#byToken.delete(user.token);
-    const key = addressKey(user.address);
-    if (this.#byAddress.get(key) === user) this.#byAddress.delete(key);
+  /** When the oldest Offline name is due to be forgotten (ms), if one is. */
+  get nextExpiry(): number | undefined {
+    return this.#offline.nextExpiry;
+  }
+
+  /**
+   * Forgets the names Offline for longer than `offlineNameTtlMs`: their rows
+   * leave the table and what was stored for them is deleted.
+   */
+  expire(now: number): void {
+    this.#offline.expire(now);
   }
 
   #quotaAllows(from: Address): boolean {
@@ -344,43 +263,24 @@ export class Sessions implements UserDirectory {
     return ok;
   }
 
-  /** When the oldest Offline name is due to be forgotten (ms), if one is. */
-  get nextExpiry(): number | undefined {
-    return this.#expiry.nextDeadline;
-  }
-
-  /**
-   * Forgets the names Offline for longer than `offlineNameTtlMs`: their rows
-   * leave the table and what was stored for them is deleted.
-   */
-  expire(now: number): void {
-    for (const name of this.#expiry.takeExpired(now)) {
-      const user = this.#users.get(name);
-      if (user === undefined || user.online || user.probing) continue;
-      this.#forget(user);
-      this.#options.table().remove(user, now);
-      this.#options.forgetStored?.(name, now);
-    }
-  }
-
   // A registration with the session's token: the same session, same token.
   #refresh(user: User, login: Login): void {
-    if (this.#holdClaim(user, login, (l) => this.#refresh(user, l))) return;
+    const then = (l: Login) => this.#refresh(user, l);
+    if (this.#wait.holdLogin(user, { login, then })) return;
     if (user.token === "") this.#newToken(user);
     this.#welcome(user, login);
   }
 
   // A new session: a new token.
   #login(user: User, login: Login): void {
-    if (this.#holdClaim(user, login, (l) => this.#login(user, l))) return;
+    const then = (l: Login) => this.#login(user, l);
+    if (this.#wait.holdLogin(user, { login, then })) return;
     this.#newToken(user);
     this.#welcome(user, login);
   }
 
   #newToken(user: User): void {
-    if (user.token !== "") this.#byToken.delete(user.token);
-    user.token = randomHex(this.#options.random, TOKEN_BYTES);
-    this.#byToken.set(user.token, user);
+    this.#users.setToken(user, randomHex(this.#options.random, TOKEN_BYTES));
   }
 
   #welcome(user: User, login: Login): void {
@@ -394,9 +294,8 @@ export class Sessions implements UserDirectory {
     const { table, stored, notices } = this.#options;
     this.#moveTo(user, from, now);
     const wasOnline = user.online;
-    if (!user.online) this.#online++;
-    user.online = true;
-    this.#expiry.cameBack(user.name);
+    this.#users.setOnline(user, true);
+    this.#offline.cameBack(user.name);
     table().restart(user);
     const pending = stored().pending(user);
     const welcome: WelcomeMessage = {
@@ -413,7 +312,7 @@ export class Sessions implements UserDirectory {
     table().changed(user, now);
     if (!wasOnline) stored().deliver(user, pending.messages, now);
     notices().sendHeld(user, now);
-    this.#putRecord(user, now);
+    this.#records.put(user, now);
   }
 
   /**
@@ -430,22 +329,24 @@ export class Sessions implements UserDirectory {
   restore(records: readonly UserRecord[], now: number): void {
     const back: UserRecord[] = [];
     for (const r of [...records].sort((a, b) => a.order - b.order)) {
-      const look = skeleton(r.name);
-      if (this.#users.has(r.name) || this.#skeletons.has(look)) continue;
+      if (
+        this.#users.get(r.name) !== undefined ||
+        this.#users.lookalike(r.name) !== undefined
+      ) continue;
       if (!this.#options.records?.restored(r)) continue;
       if (r.claim !== undefined) {
         this.#claims.bind(r.name, r.claim.key, r.claim.agreementKey);
       }
-      const user = restoredUser(r, this.#nextOrder++);
-      this.#users.set(r.name, user);
-      this.#skeletons.set(look, r.name);
+      const user = restoredUser(r, this.#users.takeOrder());
+      this.#users.reserve(r.name);
+      this.#users.add(user);
       this.#quota.count(r.name, user.address);
       this.#options.table().add(user);
       this.#options.table().changed(user, now);
       back.push(r);
     }
     for (const { name, since } of expiryStarts(back, now)) {
-      this.#expiry.wentOffline(name, since);
+      this.#offline.offlineSince(name, since);
     }
   }
 
@@ -454,13 +355,13 @@ export class Sessions implements UserDirectory {
     const { message: m, from } = reg;
     const user: User = {
       name: m.name,
-      order: this.#nextOrder++,
+      order: this.#users.takeOrder(),
       address: from,
       online: false,
       token: "",
       probing: false,
     };
-    this.#users.set(m.name, user);
+    this.#users.add(user);
     this.#quota.count(m.name, from);
     this.#options.table().add(user);
     this.#login(user, {
@@ -473,97 +374,14 @@ export class Sessions implements UserDirectory {
     });
   }
 
-  // A user's record, as it stands, to the durable store (best effort).
-  #putRecord(user: User, now: number): void {
-    const records = this.#options.records;
-    if (records === undefined || !records.durable) return;
-    records.put(recordOf(user, { now, claim: this.#claimOf(user.name) }));
-  }
-
-  #claimOf(name: string): UserRecord["claim"] {
-    const key = this.#claims.keyOf(name);
-    if (key === undefined) return undefined;
-    const agreementKey = this.#claims.agreementKeyOf(name);
-    return agreementKey === undefined ? { key } : { key, agreementKey };
-  }
-
-  // A first claim of a name already registered, on a durable store: the
-  // login goes on once the claim's record is stored (user_records.ts).
-  #holdClaim(
-    user: User,
-    login: Login,
-    then: (login: Login) => void,
-  ): boolean {
-    const records = this.#options.records;
-    if (
-      login.claim === undefined || records === undefined ||
-      this.#claims.keyOf(user.name) !== undefined
-    ) return false;
-    const claim = { key: login.claim, agreementKey: login.agreementKey };
-    const record = recordOf({ ...user, online: true, address: login.from }, {
-      now: login.now,
-      claim,
-    });
-    const held = records.hold(
-      { record, from: login.from, id: login.id, size: SIGNED_REG_BYTES },
-      {
-        now: login.now,
-        then: (now) => {
-          user.probing = false;
-          this.#claims.bind(user.name, claim.key, claim.agreementKey);
-          then({ ...login, now });
-        },
-        refused: () => (user.probing = false),
-      },
-    );
-    if (held) user.probing = true;
-    return held;
-  }
-
-  // A first claim of a new name, on a durable store: the name (and its
-  // lookalikes) stays reserved, and the user is made once the claim's record
-  // is stored (user_records.ts).
-  #holdNew(
-    reg: Registration,
-    options: { look: string; proven: string; now: number },
-  ): boolean {
-    const records = this.#options.records;
-    if (records === undefined || !records.durable) return false;
-    const { message: m, from, size } = reg;
-    const claim = { key: options.proven, agreementKey: m.xk };
-    const record = recordOf({
-      name: m.name,
-      order: this.#nextOrder,
-      address: from,
-      online: true,
-      token: "",
-      probing: false,
-      transient: m.transient === 1,
-      agreementKey: m.xk,
-    }, { now: options.now, claim });
-    return records.hold({ record, from, id: m.id, size }, {
-      now: options.now,
-      then: (now) => {
-        this.#claims.bind(m.name, claim.key, claim.agreementKey);
-        this.#create(reg, { claim: options.proven, now });
-      },
-      refused: () => this.#skeletons.delete(options.look),
-    });
-  }
-
   // The user's address is now `from`; a user there before goes Offline.
   #moveTo(user: User, from: Address, now: number): void {
-    if (
-      sameAddress(user.address, from) &&
-      this.#byAddress.get(addressKey(from)) === user
-    ) return;
-    const old = this.#byAddress.get(addressKey(user.address));
-    if (old === user) this.#byAddress.delete(addressKey(user.address));
-    const other = this.#byAddress.get(addressKey(from));
+    if (this.#users.isAt(user, from)) return;
+    this.#users.unbindAddress(user);
+    const other = this.#users.userAt(from);
     if (other !== undefined && other !== user) {
       this.goOffline(other, "lost", now);
     }
-    user.address = from;
-    this.#byAddress.set(addressKey(from), user);
+    this.#users.bindAddress(user, from);
   }
 }

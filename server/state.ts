@@ -6,13 +6,18 @@
  *
  * This file is the façade: it decodes, rate-limits, authenticates and
  * dispatches each datagram to the part whose job it is, and names the
- * timers. The parts, one file each: `admission.ts` (rate limits and the
- * unproven budget), `sessions.ts` (registration, tokens, going Offline), `response_cache.ts` (answers to repeats, the
- * amplification guard), `table_replication.ts` (the table to every client),
- * `relay.ts` (group fan-out, save-or-forward), `deliveries.ts` (per-user
- * queues), `stored_delivery.ts` (the offline list), `notices.ts` (what
- * became of a message), `offline_messages.ts` and `memory_store.ts` (the
- * offline store through its requests).
+ * timers. The parts, one file each, are made and wired in `parts.ts`:
+ * `admission.ts` (rate limits and the unproven budget), `transit.ts`
+ * (envelopes in and out), `user_index.ts` (users by name, token and
+ * address), `sessions.ts` (registration), `going_offline.ts`,
+ * `table_requests.ts` (`sync` and `who`),
+ * `response_cache.ts` (answers to repeats, the amplification guard),
+ * `table_replication.ts` (the table to every client), `group_relay.ts` and
+ * `private_relay.ts` (group fan-out, save-or-forward), `deliveries.ts`
+ * (per-user queues), `stored_delivery.ts` (the offline list), `notices.ts`
+ * (what became of a message), `offline_messages.ts` and `memory_store.ts`
+ * (the offline store through its requests), `user_records.ts` (users on a
+ * durable store).
  *
  * @module
  */
@@ -20,31 +25,13 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import { type Machine, Outbox } from "../protocol/machine.ts";
-import type {
-  KeepaliveMessage,
-  Message,
-  Row,
-  WhoMessage,
-} from "../protocol/messages.ts";
+import type { KeepaliveMessage, Message, Row } from "../protocol/messages.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
-import { Admission } from "./admission.ts";
-import { BOOT_ID_BYTES, COOKIE_KEY_BYTES } from "./constants.ts";
-import { Deliveries } from "./deliveries.ts";
 import type { ServerEvent } from "./events.ts";
-import { DatagramIds, randomHex } from "./ids.ts";
-import { MemoryStore } from "./memory_store.ts";
-import { Notices } from "./notices.ts";
-import { OfflineMessages } from "./offline_messages.ts";
-import {
-  DEFAULT_SERVER_LIMITS,
-  type ServerLimits,
-  type ServerOptions,
-} from "./options.ts";
-import { Relay, type Requester } from "./relay.ts";
-import { ReliableSender } from "./reliable_sender.ts";
-import { ResponseCache } from "./response_cache.ts";
-import { Sessions } from "./sessions.ts";
+import type { ServerOptions } from "./options.ts";
+import { makeParts, type ServerParts } from "./parts.ts";
+import type { Requester } from "./relay.ts";
 import type {
   ServerDropReason,
   ServerStats,
@@ -56,15 +43,11 @@ import type {
   StoreRequest,
   StoreResult,
 } from "./store.ts";
-import { StoredDelivery } from "./stored_delivery.ts";
-import { TableReplication } from "./table_replication.ts";
-import { ServerTransit, type TransitOptions } from "./transit.ts";
-import type { User } from "./user.ts";
-import {
-  type UserRecord,
-  type UserRecordRequest,
-  type UserRecordResult,
-  UserRecords,
+import { type TransitOptions, unopenedAnswer } from "./transit.ts";
+import type {
+  UserRecord,
+  UserRecordRequest,
+  UserRecordResult,
 } from "./user_records.ts";
 
 export {
@@ -78,10 +61,6 @@ export type {
   ServerStatsSnapshot,
 } from "./stats.ts";
 export type { TransitMode, TransitOptions } from "./transit.ts";
-
-// The shortest envelope a restarted server answers (a real one holds at
-// least a small JSON request): its answer is then never 3 times larger.
-const MIN_ANSWERED_ENVELOPE = 48;
 
 /**
  * The udpchat server as a state machine.
@@ -99,9 +78,6 @@ export class ServerState implements Machine<ServerEvent> {
   #out = new Outbox();
   #events: ServerEvent[] = [];
   #retransmitter = new Retransmitter(this.#out);
-  #admission: Admission;
-  #deliveries: Deliveries;
-  #stored: StoredDelivery;
   #stats: ServerStats = {
     datagramsIn: 0,
     datagramsOut: 0,
@@ -110,14 +86,7 @@ export class ServerState implements Machine<ServerEvent> {
     retransmissions: 0,
     dropped: {},
   };
-  #sessions: Sessions;
-  #bootId: string;
-  #responses: ResponseCache;
-  #table: TableReplication;
-  #relay: Relay;
-  #offline: OfflineMessages;
-  #transit: ServerTransit;
-  #records: UserRecords;
+  #parts: ServerParts;
 
   /**
    * Makes a server with no users, drawing its cookie key, id seed and boot id
@@ -126,119 +95,12 @@ export class ServerState implements Machine<ServerEvent> {
    * @param options Randomness, limits and where the offline store lives.
    */
   constructor(options: ServerOptions & TransitOptions) {
-    const limits: ServerLimits = {
-      ...DEFAULT_SERVER_LIMITS,
-      ...options.limits,
-    };
-    const { random } = options;
-    const cookieKey = random(COOKIE_KEY_BYTES);
-    // The transit key pair comes from the cookie key's bytes through HKDF:
-    // no more random bytes are drawn than before (protocol/transit_crypto.ts).
-    const transit = new ServerTransit(cookieKey, {
-      mode: options.transit ?? "sealed",
-    });
-    const ids = new DatagramIds(random);
-    const bootId = randomHex(random, BOOT_ID_BYTES);
-    const emit = (event: ServerEvent) => this.#events.push(event);
-    const drop = (reason: ServerDropReason) => this.#drop(reason);
-    const records = new UserRecords({
-      store: options.store ?? "memory",
-      responses: () => responses,
-      drop,
-    });
-    const sessions: Sessions = new Sessions({
-      random,
-      bootId,
-      cookieKey,
-      maxUsers: limits.maxUsers,
-      namesPerAddress: limits.namesPerAddress,
-      offlineNameTtlMs: limits.offlineNameTtlMs,
-      forgetStored: (name, now) => {
-        for (const m of offline.list(name)) offline.delete(name, m.id, now);
-      },
-      namesPerHost: limits.namesPerHost,
-      records,
-      responses: () => responses,
-      sender: () => sender,
-      table: () => table,
-      deliveries: () => deliveries,
-      stored: () => stored,
-      notices: () => notices,
-      relay: () => relay,
-      emit,
-      drop,
-      transitKey: transit.publicKey,
-    });
-    const responses = new ResponseCache({
+    this.#parts = makeParts(options, {
       out: this.#out,
-      isProven: (address) => sessions.isProven(address),
-      drop,
-    });
-    const table: TableReplication = new TableReplication({
       retransmitter: this.#retransmitter,
-      out: this.#out,
-      ids,
-      onlineCount: () => sessions.onlineCount,
-      emit,
+      emit: (event) => this.#events.push(event),
+      drop: (reason) => this.#drop(reason),
     });
-    // A table change is never overtaken by what it caused (a delivery, a notice).
-    const sender = new ReliableSender({
-      retransmitter: this.#retransmitter,
-      ids,
-      flushTable: (now) => table.flushPending(now),
-    });
-    const lost = (user: User, now: number) =>
-      sessions.goOffline(user, "lost", now);
-    const offline = new OfflineMessages({
-      bootId,
-      memory: (options.store ?? "memory") === "memory"
-        ? new MemoryStore(limits)
-        : undefined,
-    });
-    const notices = new Notices({ sender, users: sessions });
-    const deliveries = new Deliveries({
-      sender,
-      delivered: (user, d, now) => relay.delivered(user, d, now),
-      held: (user, d, now) => {
-        drop("held");
-        relay.saveUndelivered(user, d, now);
-      },
-      lost,
-    });
-    const stored = new StoredDelivery({
-      sender,
-      offline,
-      notices,
-      lost,
-      held: () => drop("held"),
-    });
-    const relay = new Relay({
-      responses,
-      users: sessions,
-      deliveries,
-      offline,
-      notices,
-      emit,
-      pendingCount: () => this.#retransmitter.size,
-      maxPending: limits.maxPending,
-      limits,
-      drop,
-      writeAhead: (options.store ?? "memory") !== "memory",
-    });
-    this.#admission = new Admission({
-      limits,
-      onlineCount: () => sessions.onlineCount,
-    });
-    this.#sessions = sessions;
-    this.#bootId = bootId;
-    this.#responses = responses;
-    this.#table = table;
-    this.#relay = relay;
-    this.#offline = offline;
-    this.#records = records;
-    this.#deliveries = deliveries;
-    this.#stored = stored;
-    this.#transit = transit;
   }
 
   /**
@@ -246,26 +108,27 @@ export class ServerState implements Machine<ServerEvent> {
    * welcome and keepalive answer, so that clients notice a restart.
    */
   get bootId(): string {
-    return this.#bootId;
+    return this.#parts.bootId;
   }
 
   /** The users in registration order, as table rows. */
   get table(): Row[] {
-    return this.#table.rows();
+    return this.#parts.table.rows();
   }
 
   /** Counters of traffic and drops, plus gauges. */
   stats(): ServerStatsSnapshot {
     let online = 0;
-    for (const u of this.#sessions.all()) if (u.online) online++;
+    for (const u of this.#parts.users.all()) if (u.online) online++;
     return {
       ...this.#stats,
       dropped: { ...this.#stats.dropped },
       retransmissions: this.#retransmitter.retransmissions,
-      users: this.#sessions.size,
+      users: this.#parts.users.size,
       online,
-      offlineMessages: this.#offline.count,
+      offlineMessages: this.#parts.offline.count,
       pending: this.#retransmitter.size,
+      held: this.#parts.held.gauges(),
     };
   }
 
@@ -278,42 +141,37 @@ export class ServerState implements Machine<ServerEvent> {
   receiveDatagram(bytes: Uint8Array, from: Address, now: number): void {
     this.#stats.datagramsIn++;
     this.#stats.bytesIn += bytes.length;
+    this.#parts.held.sweep(now);
+    const { users, admission, transit } = this.#parts;
     // Validated traffic first (issue 13): what proved nothing is screened
     // before it is even decoded; a proven session has its fair share.
     const source = addressKey(from);
-    const proven = this.#sessions.isProven(from);
+    const proven = users.isProven(from);
     if (!proven) {
-      const refused = this.#admission.screenUnproven(bytes, { source, now });
+      const refused = admission.screenUnproven(bytes, { source, now });
       if (refused !== undefined) return this.#drop(refused);
     }
     // Transit sealing (protocol/transit_crypto.ts): an envelope is opened
     // with its address's session; one that does not open changes nothing.
-    const opened = this.#transit.open(bytes, source);
+    const opened = transit.open(bytes, source);
     if (!opened.ok) {
       this.#drop("sealed");
-      // A client still sealing for a session this server does not know (it
-      // restarted): told plainly, so that it registers again. Its request's
-      // id is inside the envelope, so the answer names none (id 0).
-      if (opened.why === "unkeyed" && bytes.length >= MIN_ANSWERED_ENVELOPE) {
-        const boot = this.#bootId;
-        this.#responses.answerOnce(
-          from,
-          { t: "err", id: 0, code: "not_registered", boot },
-          { requestSize: bytes.length, now },
-        );
-      }
-      return;
+      const size = bytes.length;
+      const answer = unopenedAnswer(opened, { size, boot: this.#parts.bootId });
+      if (answer === undefined) return;
+      return this.#parts.responses.answerOnce(from, answer, {
+        requestSize: size,
+        now,
+      });
     }
     const decoded = decodeMessage(opened.bytes);
     const isAck = decoded.ok && decoded.message.t === "ack";
-    if (proven && !isAck && !this.#admission.allowProven(source, now)) {
+    if (proven && !isAck && !admission.allowProven(source, now)) {
       return this.#drop("rate");
     }
     if (!decoded.ok) return this.#drop(decoded.reason);
-    if (
-      !opened.sealed && decoded.message.t !== "reg" &&
-      this.#transit.keyed(source)
-    ) {
+    const { sealed } = opened;
+    if (transit.refusesPlaintext(decoded.message.t, { sealed, source })) {
       // Plaintext from a keyed session: only `reg` may be (it starts one).
       return this.#drop("plaintext");
     }
@@ -323,9 +181,10 @@ export class ServerState implements Machine<ServerEvent> {
   /** Handles the timer: retransmissions, timeouts, then table flushes. */
   handleTimer(now: number): void {
     this.#retransmitter.poll(now);
-    this.#table.handleTimer(now);
-    const expiry = this.#sessions.nextExpiry;
-    if (expiry !== undefined && expiry <= now) this.#sessions.expire(now);
+    this.#parts.held.sweep(now);
+    this.#parts.table.handleTimer(now);
+    const expiry = this.#parts.sessions.nextExpiry;
+    if (expiry !== undefined && expiry <= now) this.#parts.sessions.expire(now);
   }
 
   /**
@@ -336,18 +195,19 @@ export class ServerState implements Machine<ServerEvent> {
   getTimer(): number | undefined {
     const deadlines = [
       this.#retransmitter.nextTimer(),
-      this.#table.flushAt,
-      this.#sessions.nextExpiry,
+      this.#parts.table.flushAt,
+      this.#parts.sessions.nextExpiry,
+      this.#parts.held.sweepAt,
     ].filter((t) => t !== undefined);
     return deadlines.length === 0 ? undefined : Math.min(...deadlines);
   }
 
   /** Takes the datagrams to send. */
   datagramsToSend(): Datagram[] {
-    const sessions = this.#sessions;
-    const out = this.#transit.seal(
+    const users = this.#parts.users;
+    const out = this.#parts.transit.seal(
       this.#out.take(),
-      (address) => sessions.userAt(address),
+      (address) => users.userAt(address),
     );
     this.#stats.datagramsOut += out.length;
     for (const d of out) this.#stats.bytesOut += d.bytes.length;
@@ -365,7 +225,7 @@ export class ServerState implements Machine<ServerEvent> {
    * Always empty with the in-memory store, which answers at once.
    */
   storeRequests(): StoreRequest[] {
-    return this.#offline.takeRequests();
+    return this.#parts.offline.takeRequests();
   }
 
   /**
@@ -373,7 +233,7 @@ export class ServerState implements Machine<ServerEvent> {
    * only now (`saved`), or its refusal (`full`, `unavailable`).
    */
   handleStoreResult(result: StoreResult, now: number): void {
-    this.#offline.handleResult(result, now);
+    this.#parts.offline.handleResult(result, now);
   }
 
   /**
@@ -384,7 +244,7 @@ export class ServerState implements Machine<ServerEvent> {
    * @param _now The current time (ms).
    */
   restoreStored(messages: readonly StoredMessage[], _now: number): void {
-    this.#offline.restore(messages);
+    this.#parts.offline.restore(messages);
   }
 
   /**
@@ -397,7 +257,7 @@ export class ServerState implements Machine<ServerEvent> {
    * @param now The current time (ms).
    */
   restoreJournal(entries: readonly JournalEntry[], now: number): void {
-    this.#relay.recover(entries, now);
+    this.#parts.relay.recover(entries, now);
   }
 
   /**
@@ -407,7 +267,7 @@ export class ServerState implements Machine<ServerEvent> {
    * in-memory store.
    */
   userRecordRequests(): UserRecordRequest[] {
-    return this.#records.takeRequests();
+    return this.#parts.records.takeRequests();
   }
 
   /**
@@ -415,7 +275,7 @@ export class ServerState implements Machine<ServerEvent> {
    * record is welcomed (`saved`) or refused (`claimed`, `store_unavailable`).
    */
   handleUserRecordResult(result: UserRecordResult, now: number): void {
-    this.#records.handleResult(result, now);
+    this.#parts.records.handleResult(result, now);
   }
 
   /**
@@ -428,7 +288,7 @@ export class ServerState implements Machine<ServerEvent> {
    */
   restoreUsers(records: readonly UserRecord[], now: number): void {
     const quiet = this.#events.length;
-    this.#sessions.restore(records, now);
+    this.#parts.sessions.restore(records, now);
     // Rows restored are not table changes anyone made: no console lines.
     this.#events.length = quiet;
   }
@@ -442,11 +302,12 @@ export class ServerState implements Machine<ServerEvent> {
     datagram: { from: Address; size: number; now: number },
   ): void {
     const { from, size, now } = datagram;
+    const { responses, sessions, relay, tableRequests, bootId } = this.#parts;
     if (m.t === "ack") {
       // A chat part that arrived but whose message was not shown.
       if (m.r === "held") {
-        this.#deliveries.held(m.id, from);
-        this.#stored.held(m.id, from);
+        this.#parts.deliveries.held(m.id, from);
+        this.#parts.stored.held(m.id, from);
       }
       if (!this.#retransmitter.ack(m.id, from, now)) this.#drop("stray_ack");
       return;
@@ -458,47 +319,39 @@ export class ServerState implements Machine<ServerEvent> {
     ) {
       return this.#drop("unexpected");
     }
-    if (this.#responses.replay(from, m.id, now)) return;
+    if (responses.replay(from, m.id, now)) return;
     if (m.t === "reg") {
-      return this.#sessions.register({ message: m, from, size }, now);
+      return sessions.register({ message: m, from, size }, now);
     }
-    const user = this.#sessions.authenticate(m.tok, from);
+    const user = this.#parts.users.authenticate(m.tok, from);
     if (user === undefined) {
       this.#drop("unauthenticated");
       // Not cached: the same answer is made again for a repeat, and spoofed
       // sources cannot push real answers out of the cache.
-      return this.#responses.answerOnce(
+      return responses.answerOnce(
         from,
-        { t: "err", id: m.id, code: "not_registered", boot: this.#bootId },
+        {
+          t: "err",
+          id: m.id,
+          code: "not_registered",
+          boot: bootId,
+        },
         { requestSize: size, now },
       );
     }
     const req: Requester = { user, from, size };
     switch (m.t) {
       case "dereg":
-        return this.#sessions.deregister(req, m, now);
+        return sessions.deregister(req, m, now);
       case "all":
-        return this.#relay.onGroupPart(req, m, now);
+        return relay.onGroupPart(req, m, now);
       case "save":
-        return this.#relay.onSavePart(req, m, now);
+        return relay.onSavePart(req, m, now);
       case "sync":
-        return this.#onSync(req, m.id, now);
+        return tableRequests.sync(req, m.id, now);
       case "who":
-        return this.#onWho(req, m, now);
+        return tableRequests.who(req, m, now);
     }
-  }
-
-  // A client in a big room looks a user up (protocol/README.md, "Rooms"):
-  // the row, kept fresh in its summaries from now on, or `unknown_user`.
-  #onWho(req: Requester, m: WhoMessage, now: number): void {
-    const row = this.#table.lookup(req.user, m.name);
-    this.#responses.respond(
-      req.from,
-      row === undefined
-        ? { t: "err", id: m.id, code: "unknown_user", name: m.name }
-        : { t: "ack", id: m.id, rows: [row] },
-      { requestSize: req.size, now },
-    );
   }
 
   // A client's keepalive (protocol/README.md, "Keepalives"): one small
@@ -510,29 +363,14 @@ export class ServerState implements Machine<ServerEvent> {
     datagram: { from: Address; size: number; now: number },
   ): void {
     const { from, size, now } = datagram;
-    const user = this.#sessions.authenticate(m.tok, from);
-    const boot = this.#bootId;
+    const user = this.#parts.users.authenticate(m.tok, from);
+    const boot = this.#parts.bootId;
     const answer: Message = user === undefined
       ? { t: "err", id: m.id, code: "not_registered", boot }
       : user.online
       ? { t: "ack", id: m.id, boot }
       : { t: "err", id: m.id, code: "offline", boot };
     if (user === undefined) this.#drop("unauthenticated");
-    this.#responses.answerOnce(from, answer, { requestSize: size, now });
-  }
-
-  // A client asks for a full table snapshot.
-  #onSync(req: Requester, id: number, now: number): void {
-    const answer = { requestSize: req.size, now };
-    if (!req.user.online) {
-      // We gave up on it; it is here after all and will register again.
-      return this.#responses.respond(
-        req.from,
-        { t: "err", id, code: "offline" },
-        answer,
-      );
-    }
-    this.#responses.respond(req.from, { t: "ack", id }, answer);
-    this.#table.requestSnapshot(req.user, now);
+    this.#parts.responses.answerOnce(from, answer, { requestSize: size, now });
   }
 }

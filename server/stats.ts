@@ -1,5 +1,8 @@
 /**
- * The server's counters: traffic both ways and dropped datagrams by reason.
+ * The server's counters: traffic both ways and dropped datagrams by reason;
+ * and its gauges: what it holds now ({@linkcode HeldGauges}), each of which
+ * returns to its quiet value after an attack (issue 13, "Memory that
+ * returns").
  *
  * @module
  */
@@ -81,6 +84,42 @@ export interface ServerStats {
   dropped: Record<string, number>;
 }
 
+/**
+ * What the server holds now, part by part: each grows under an attack and
+ * returns to its quiet value after it (the incomplete messages expire in
+ * 10 s, the answers in 30 s, a bucket once it is full again; queues drain).
+ * What was shed to keep them bounded is in {@linkcode ServerStats.dropped}.
+ */
+export interface HeldGauges {
+  /** Incomplete messages being reassembled (`protocol/reassembly.ts`). */
+  partials: number;
+  /** Text held in incomplete messages, in UTF-8 bytes. */
+  partialBytes: number;
+  /**
+   * Notices to senders awaiting an ACK or waiting for room in their
+   * sender's window (`server/notices.ts`, `NOTICE_WINDOW`).
+   */
+  noticesQueued: number;
+  /** Notices held for Offline senders until they are back. */
+  noticesHeld: number;
+  /** Messages queued or in flight to their recipients (`deliveries.ts`). */
+  deliveries: number;
+  /** Answers remembered for repeated requests (`response_cache.ts`). */
+  responseCache: number;
+  /** Proven sources with a rate-limit bucket (`admission.ts`). */
+  provenSources: number;
+  /**
+   * Buckets in use in the fixed table for unproven sources (4,096 in all;
+   * their memory is fixed, this says how much a flood is using).
+   */
+  unprovenBuckets: number;
+  /**
+   * Datagrams in the runtime's send queue (`runtime/udp_driver.ts`), added
+   * by the runtime; absent in the core's own snapshot.
+   */
+  sendQueue?: number;
+}
+
 /** The counters with the server's gauges, as `ServerState.stats()` gives them. */
 export interface ServerStatsSnapshot extends ServerStats {
   /** Registered users. */
@@ -91,4 +130,6 @@ export interface ServerStatsSnapshot extends ServerStats {
   offlineMessages: number;
   /** Datagrams awaiting an ACK. */
   pending: number;
+  /** What the server holds now (absent from a snapshot made by hand). */
+  held?: HeldGauges;
 }

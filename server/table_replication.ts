@@ -7,7 +7,8 @@
  * protocol/README.md, "Rooms"), so a registration never costs N rows to N
  * clients. Changes are gathered for a short window; transfers are bounded
  * per client and in total, so a storm of registrations never buries the
- * server's answers. The versions and the change log: `change_log.ts`.
+ * server's answers. The versions and the change log: `change_log.ts`; the
+ * datagrams in flight and their window: `table_transfers.ts`.
  *
  * @module
  */
@@ -21,20 +22,15 @@ import {
   encodeTablePart,
 } from "../protocol/table.ts";
 import {
-  BULK_MAX_BACKOFF_MS,
-  BULK_WINDOW_MS,
-  CLIENT_TABLE_WINDOW,
   DELTA_MIN_ROWS,
   MAX_GATHER_MS,
-  TABLE_MIN_TIMEOUT_MS,
-  TABLE_SNAPSHOT_RETRIES,
-  TABLE_WINDOW,
   USERS_PER_GATHER_MS,
 } from "./constants.ts";
 import type { ServerEvent } from "./events.ts";
 import type { DatagramIds } from "./ids.ts";
 import type { User } from "./user.ts";
 import { ChangeLog } from "./change_log.ts";
+import { TableTransfers } from "./table_transfers.ts";
 import { newReplica, type Replica, rowOf, type Transfer } from "./replica.ts";
 import {
   type Changes,
@@ -42,7 +38,6 @@ import {
   forgetLookups,
   hasDirty,
   markChanged,
-  requeueLost,
   summaryChanges,
   takeChangedRows,
   unlinkLookups,
@@ -77,10 +72,7 @@ export class TableReplication {
   #log = new ChangeLog();
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
-  /** Table datagrams awaiting an ACK, over all clients. */
-  #inFlight = 0;
-  /** Whether clients wait for room in the window. */
-  #starved = false;
+  #transfers: TableTransfers;
   /** Whether the last flush found a big room (clients held summaries). */
   #wasBig = false;
   /** Where the next flush starts its round robin. */
@@ -89,6 +81,13 @@ export class TableReplication {
   /** @param options The retransmitter, outbox, ids and hooks. */
   constructor(options: TableReplicationOptions) {
     this.#options = options;
+    this.#transfers = new TableTransfers({
+      retransmitter: options.retransmitter,
+      ids: options.ids,
+      version: () => this.#log.version,
+      scheduleFlush: (now) => this.scheduleFlush(now),
+      flush: (now) => this.#flush(now),
+    });
   }
 
   /** The rows, in registration order. */
@@ -260,8 +259,7 @@ export class TableReplication {
         (r.ackedVersion >= this.#log.version && !(big && hasDirty(r)) &&
           !r.snapshot)
       ) continue;
-      if (this.#inFlight >= TABLE_WINDOW) {
-        this.#starved = true;
+      if (this.#transfers.waitForRoom()) {
         this.#flushFrom = (this.#flushFrom + k) % replicas.length;
         break;
       }
@@ -283,48 +281,14 @@ export class TableReplication {
       }
       parts ??= snapshot ??= chunkEncodedRows(replicas.map((d) => d.row));
       r.snapshot = false;
-      const transfer: Transfer = {
+      this.#transfers.start(r, {
         version: this.#log.version,
         left: parts.length,
         from,
         parts,
         next: 0,
-      };
-      r.transfer = transfer;
-      while (transfer.next < Math.min(parts.length, CLIENT_TABLE_WINDOW)) {
-        this.#sendPart(r, transfer, now);
-      }
+      }, now);
     }
-  }
-
-  // Sends the next part of a client's transfer.
-  #sendPart(r: Replica, transfer: Transfer, now: number): void {
-    const { version, from, parts } = transfer;
-    const i = transfer.next++;
-    const n = parts.length;
-    const id = this.#options.ids.next();
-    const whole = from !== undefined && n === 1;
-    const bytes = encodeTablePart(
-      whole ? { id, ver: version, from } : { id, ver: version, from, i, n },
-      parts[i],
-    );
-    this.#sendTracked(r, { id, bytes, version, now });
-  }
-
-  // Sends one table datagram, tracked until it is ACKed or given up.
-  #sendTracked(
-    r: Replica,
-    sent: { id: number; bytes: Uint8Array; version: number; now: number },
-  ): void {
-    const { id, bytes, version, now } = sent;
-    this.#inFlight++;
-    this.#options.retransmitter.send({ id, to: r.user.address, bytes }, now, {
-      deadline: now + BULK_WINDOW_MS,
-      maxBackoff: BULK_MAX_BACKOFF_MS,
-      minTimeout: TABLE_MIN_TIMEOUT_MS,
-      onAck: (ack) => this.#acked(r, version, ack.now),
-      onExpire: (at) => this.#expired(r, version, at),
-    });
   }
 
   // Whether the room is big: clients hold summaries, not the table.
@@ -367,50 +331,9 @@ export class TableReplication {
       next: 1,
       watched,
     };
-    r.transfer = transfer;
     const id = this.#options.ids.next();
     const bytes = this.#encodeSummary(c, watched, id);
-    this.#sendTracked(r, { id, bytes, version, now });
-  }
-
-  #acked(r: Replica, version: number, now: number): void {
-    this.#partDone(now);
-    const transfer = r.transfer;
-    if (transfer === null || transfer.version !== version) return;
-    if (transfer.next < transfer.parts.length) this.#sendPart(r, transfer, now);
-    if (--transfer.left > 0) return;
-    r.transfer = null;
-    r.ackedVersion = version;
-    r.failures = 0;
-    if (version < this.#log.version || hasDirty(r)) this.scheduleFlush(now);
-  }
-
-  #expired(r: Replica, version: number, now: number): void {
-    this.#partDone(now);
-    if (r.transfer?.version !== version) return;
-    const watched = r.transfer.watched;
-    r.transfer = null;
-    if (watched !== undefined) {
-      // A summary lost: its looked-up rows go in the next one.
-      requeueLost(r, watched);
-      if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
-      return;
-    }
-    // Lost: send a full snapshot again soon, a few times, so a client never
-    // stays on a stale table just because nothing else changed.
-    r.ackedVersion = -1;
-    if (++r.failures <= TABLE_SNAPSHOT_RETRIES) this.scheduleFlush(now);
-  }
-
-  // A table datagram was ACKed or given up: if clients wait for room in the
-  // window, serve them once half of it is free: at once, not after the
-  // gathering delay (up to 500 ms in big rooms), which left the window idle.
-  #partDone(now: number): void {
-    this.#inFlight--;
-    if (this.#starved && this.#inFlight < TABLE_WINDOW / 2) {
-      this.#starved = false;
-      this.#flush(now);
-    }
+    this.#transfers.sendSummary(r, { transfer, id, bytes, now });
   }
 
   // The replicas whose rows changed since `version`, in registration order;

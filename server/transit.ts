@@ -13,6 +13,7 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { peekType } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import type { AgreementKey } from "../protocol/e2e_crypto.ts";
+import type { Message } from "../protocol/messages.ts";
 import {
   isSealed,
   NonceCounter,
@@ -47,6 +48,32 @@ export type Opened =
    */
   | { ok: false; why: "unkeyed" | "failed" };
 
+// The shortest envelope a restarted server answers (a real one holds at
+// least a small JSON request): its answer is then never 3 times larger.
+const MIN_ANSWERED_ENVELOPE = 48;
+
+/**
+ * The answer to an envelope that did not open (the façade counts it
+ * `sealed`), if any: a client still sealing for a session this server does
+ * not know (it restarted) is told plainly, `err` `not_registered` with the
+ * boot id, so that it registers again. Its request's id is inside the
+ * envelope, so the answer names none (id 0). Nothing for a tampered
+ * envelope, or one too short to be a request (the amplification guard).
+ *
+ * @param opened Why the envelope did not open.
+ * @param options Its size in bytes, and this server's boot id.
+ * @returns The answer, or undefined.
+ */
+export function unopenedAnswer(
+  opened: Opened & { ok: false },
+  options: { size: number; boot: string },
+): Message | undefined {
+  if (opened.why !== "unkeyed" || options.size < MIN_ANSWERED_ENVELOPE) {
+    return undefined;
+  }
+  return { t: "err", id: 0, code: "not_registered", boot: options.boot };
+}
+
 // Types that stay plaintext from the server: the answers to `reg` (the
 // agreement itself) and errors, which a client may get from a server that
 // no longer knows its key.
@@ -80,6 +107,21 @@ export class ServerTransit {
   /** Whether a session is keyed at this address (`addressKey`). */
   keyed(source: string): boolean {
     return this.#byAddress.has(source);
+  }
+
+  /**
+   * Whether a message that came as it is must be dropped (`plaintext`):
+   * from an address with a keyed session only a `reg` (which starts a new
+   * session) may come unsealed.
+   *
+   * @param type The decoded message's `t`.
+   * @param opened Whether it came sealed, and its source (`addressKey`).
+   */
+  refusesPlaintext(
+    type: string,
+    opened: { sealed: boolean; source: string },
+  ): boolean {
+    return !opened.sealed && type !== "reg" && this.keyed(opened.source);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * A registered user as the sessions part keeps it. The other parts keep
- * their own state per user (the table replica, delivery queues, notices held)
- * and read this record, never write it.
+ * A registered user as the sessions keep it (`user_index.ts`, `sessions.ts`,
+ * `going_offline.ts`). The other parts keep their own state per user (the
+ * table replica, delivery queues, notices held) and read this record, never
+ * write it.
  *
  * @module
  */
@@ -37,7 +38,7 @@ export interface User {
   claimed?: boolean;
 }
 
-/** Finds registered users: the sessions part, as the other parts see it. */
+/** Finds registered users: the user index, as the other parts see it. */
 export interface UserDirectory {
   /** The user with this name, if registered. */
   get(name: string): User | undefined;

@@ -63,15 +63,21 @@ export class Proc {
 
   /**
    * @param args Arguments after `main.ts`.
-   * @param options `label` for messages, `env` additions, `cmd` to wrap (e.g. `ip netns exec`).
+   * @param options `label` for messages, `env` additions, `cmd` to wrap (e.g. `ip netns exec`),
+   * `script` to run instead of `main.ts` (e.g. `tests/_abuse_server.ts`).
    */
   constructor(
     args: string[],
-    options: { label?: string; env?: Record<string, string>; wrap?: string[] } =
-      {},
+    options: {
+      label?: string;
+      env?: Record<string, string>;
+      wrap?: string[];
+      script?: string;
+    } = {},
   ) {
     this.label = options.label ?? args.join(" ");
-    const denoArgs = ["run", "--allow-net", "main.ts", ...args];
+    const script = options.script ?? "main.ts";
+    const denoArgs = ["run", "--allow-net", script, ...args];
     const wrap = options.wrap ?? [];
     const cmd = wrap.length > 0 ? wrap[0] : Deno.execPath();
     const cmdArgs = wrap.length > 0

@@ -706,6 +706,12 @@ Deno.test("parseCommandLine() reads --store, --bind, --keepalive and --failover,
     error:
       'Invalid store: "redis://x" (memory, or nats://HOST:PORT[,nats://HOST:PORT...])',
   });
+  // A NATS URL without a host or a port is a usage error (status 2), found
+  // before anything connects.
+  assertEquals(parseCommandLine(["-s", "5000", "--store", "nats://"]), {
+    error:
+      'Invalid store: bad NATS server URL "nats://": expected nats://HOST:PORT',
+  });
   const client = parseCommandLine([
     "-c",
     "userA",

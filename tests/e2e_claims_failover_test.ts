@@ -103,7 +103,7 @@ Deno.test({
     await n1.status;
     await n1[Symbol.asyncDispose]();
     await n2.waitFor(
-      /^\[Node .* leads the chat: 1 stored messages restored\.\]$/,
+      /^\[Node .* leads the chat: 1 stored message restored\.\]$/,
     );
     const j0 = await J.waitFor("[The server restarted; registered again.]");
     // A claimed client signs its registration again by itself.

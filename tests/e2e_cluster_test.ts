@@ -160,7 +160,7 @@ Deno.test({
 
     await kill(n1);
     await n2.waitFor(
-      /^\[Node .* leads the chat: 1 stored messages restored\.\]$/,
+      /^\[Node .* leads the chat: 1 stored message restored\.\]$/,
     );
     await A.waitFor(/^\[Server 127\.0\.0\.1:\d+ not responding; now using /);
     for (const p of [A, B]) {

@@ -11,6 +11,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { freePort, Proc, startClient } from "./_proc.ts";
+import { LEASE_MS } from "../runtime/cluster_link.ts";
 
 if (NATS_SKIP_REASON !== undefined) {
   // deno-lint-ignore no-console
@@ -121,6 +122,16 @@ Deno.test({
     await A.type("send userB peer to peer still works");
     await B.waitFor(/^userA: .*peer to peer still works$/);
     await A.waitFor("[Message received by userB.]", { from: a0 });
+    // The node goes on leading while NATS is gone, past its lease (a leader
+    // that stepped down then answered nobody, and every client exited):
+    // group messages keep going through the server for three leases.
+    const t0 = performance.now();
+    for (let i = 0; performance.now() - t0 < 3 * LEASE_MS && i < 5_000; i++) {
+      const b = B.lines.length;
+      await A.type(`send_all still here ${i}`);
+      await B.waitFor((l) => l.endsWith(`userA: still here ${i}`), { from: b });
+    }
+    assert(!server.lines.some((l) => l.includes("follows the leading node")));
 
     await nats.restart();
     await server.waitFor(/^\[Store available again/);

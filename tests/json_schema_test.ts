@@ -74,6 +74,7 @@ const CLIENT: { [T in ClientEventType]: Extract<ClientEvent, { type: T }> } = {
   saved_for: { type: "saved_for", name: "userB", at: AT },
   delivered_offline: { type: "delivered_offline", name: "userB", at: AT },
   not_saved: { type: "not_saved", name: "userB" },
+  save_quota: { type: "save_quota", name: "userB", until: AT },
   unknown_user: { type: "unknown_user", name: "nobody" },
   message: { type: "message", from: "userB", message: "hi", own: false },
   group_message: { type: "group_message", from: "userB", message: "hi" },
@@ -159,4 +160,24 @@ Deno.test("--json: the schema refuses what is not a line of version 1", () => {
     const errors = validateJsonLine(JSON.stringify(bad));
     assertEquals(errors.length > 0, true, JSON.stringify(bad));
   }
+});
+
+Deno.test("--json: a save refused by the sender's quota says until when, as ISO 8601", () => {
+  const json = formatLine(
+    jsonEvent(describeClientEvent(CLIENT.save_quota), new Date()),
+    { json: true },
+  );
+  assertEquals(validateJsonLine(json), [], json);
+  const o = JSON.parse(json);
+  assertEquals([o.event, o.to, o.why], ["refused", "userB", "quota"]);
+  assertEquals(String(o.until).slice(0, 19), "2023-10-21T02:14:41");
+  // Without `until` (a server that did not say) it is still a valid line.
+  const bare = formatLine(
+    jsonEvent(
+      describeClientEvent({ type: "save_quota", name: "userB" }),
+      new Date(),
+    ),
+    { json: true },
+  );
+  assertEquals(validateJsonLine(bare), [], bare);
 });

@@ -365,6 +365,30 @@ const ROWS: Row[] = [
     },
   },
   {
+    event: {
+      type: "save_quota",
+      name: "userP1",
+      until: "2023-10-21 03:14:41",
+    },
+    line: {
+      kind: "error",
+      event: "refused",
+      text:
+        "[Message to userP1 not saved: you have reached your hourly limit of saved messages; try again after 03:14:41.]",
+      data: { to: "userP1", why: "quota", until: "2023-10-21 03:14:41" },
+    },
+  },
+  {
+    event: { type: "save_quota", name: "userP1" },
+    line: {
+      kind: "error",
+      event: "refused",
+      text:
+        "[Message to userP1 not saved: you have reached your hourly limit of saved messages.]",
+      data: { to: "userP1", why: "quota" },
+    },
+  },
+  {
     event: { type: "unknown_user", name: "userZ" },
     line: {
       kind: "error",
@@ -547,6 +571,7 @@ const TYPES: Record<ClientEventType, true> = {
   saved_for: true,
   delivered_offline: true,
   not_saved: true,
+  save_quota: true,
   unknown_user: true,
   message: true,
   group_message: true,

@@ -26,6 +26,13 @@
  * stdio) and the server's RSS (`/proc/PID/status`) before, during and after
  * each attack are printed, never asserted.
  *
+ * Memory that returns: after each attack stops, the server's `stats` and
+ * RSS are sampled once a second until what it holds is quiet and RSS has
+ * stopped falling (a bounded count of samples). The `held:` gauges of
+ * `stats` must be back at their quiet values (no partial messages, no
+ * queued deliveries or notices, nothing awaiting an ACK, an empty send
+ * queue); the RSS figures are printed, never asserted.
+ *
  * Needs Linux, root, `ip` (iproute2) and python3. Where a namespace cannot
  * be made the test says why and is skipped. The namespace is made by the
  * test and deleted in its `finally`, whatever happens. Every loop is bounded
@@ -308,6 +315,88 @@ function pct(xs: number[], p: number): number {
 const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(0)} MB`;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
+/** Most samples taken while the server settles after an attack. */
+const SETTLE_SAMPLES = 60;
+
+/** The `held:` gauges of `stats` (and `pending`) that a quiet server has at 0. */
+const QUIET_GAUGES = [
+  "partials",
+  "partial_bytes",
+  "deliveries",
+  "notices_queued",
+  "notices_held",
+  "send_queue",
+  "pending",
+];
+
+/** How the server settled after an attack. */
+interface Settled {
+  name: string;
+  /** RSS at the end of the quiet baseline (bytes). */
+  before: number;
+  /** Most RSS seen during the attack (bytes). */
+  peak: number;
+  /** RSS once a second after the attack (bytes). */
+  rss: number[];
+  /** The last `stats`. */
+  stats: Record<string, number>;
+}
+
+const quietGauges = (st: Record<string, number>) =>
+  Object.fromEntries(QUIET_GAUGES.map((k) => [k, st[k]]));
+
+/**
+ * Samples the server's `stats` and RSS once a second after an attack, until
+ * its gauges are quiet, the answers it remembered have expired (30 s, the
+ * last to go) and RSS has not fallen for three samples, at most
+ * {@linkcode SETTLE_SAMPLES} times; then asserts the gauges are quiet.
+ */
+async function settle(
+  s: Scene,
+  phase: { name: string; before: number; peak: number },
+): Promise<Settled> {
+  const rss: number[] = [];
+  let stats: Record<string, number> = {};
+  let flat = 0;
+  for (let i = 0; i < SETTLE_SAMPLES; i++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    stats = await serverStats(s.server);
+    const r = await rssOf(s.pid);
+    flat = rss.length > 0 && r >= Math.min(...rss) ? flat + 1 : 0;
+    rss.push(r);
+    const quiet = QUIET_GAUGES.every((k) => stats[k] === 0) &&
+      stats.response_cache === 0 && stats.unproven_buckets === 0;
+    if (quiet && flat >= 3) break;
+  }
+  assertEquals(
+    quietGauges(stats),
+    Object.fromEntries(QUIET_GAUGES.map((k) => [k, 0])),
+    `${phase.name}: what the server holds after it: ${JSON.stringify(stats)}`,
+  );
+  return { ...phase, rss, stats };
+}
+
+function reportSettled(settled: Settled[]): void {
+  console.log(
+    "\nissue 13, memory that returns (server RSS; sampled once a second after each attack):",
+  );
+  console.log(
+    "| attack | RSS before | RSS peak | RSS settled | lowest after | samples | held after |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const x of settled) {
+    const st = x.stats;
+    console.log(
+      `| ${x.name} | ${mb(x.before)} | ${mb(x.peak)} | ${
+        mb(x.rss.at(-1) ?? 0)
+      } | ${
+        mb(Math.min(...x.rss))
+      } | ${x.rss.length} | response_cache=${st.response_cache} proven_sources=${st.proven_sources} unproven_buckets=${st.unproven_buckets} partials=${st.partials} send_queue=${st.send_queue} |`,
+    );
+    console.log(`  RSS after, once a second: ${x.rss.map(mb).join(", ")}`);
+  }
+}
+
 interface Phase {
   name: string;
   rtts: number[];
@@ -457,12 +546,14 @@ Deno.test({
     const denoRun = [Deno.execPath(), "run", "--allow-net"];
     const abuser = new URL("./_netns_abuser.ts", import.meta.url).pathname;
     const phases: Phase[] = [];
+    const settled: Settled[] = [];
     try {
       createNamespace(ns);
 
       // 1. The spoofed flood, after a quiet baseline; then quiet again.
       await scene(ns, 5000, async (s) => {
-        phases.push(await calm(s, "quiet baseline", 50));
+        const baseline = await calm(s, "quiet baseline", 50);
+        phases.push(baseline);
         const flood = spawnIn(ns, [
           "python3",
           "-c",
@@ -492,13 +583,21 @@ Deno.test({
             st.budget ?? 0
           } rate=${st.rate ?? 0} users=${st.users}`,
         });
+        settled.push(
+          await settle(s, {
+            name: "spoofed reg flood",
+            before: baseline.rss.at(-1)!,
+            peak: Math.max(...during),
+          }),
+        );
         phases.push(await calm(s, "after the flood", 50));
         assertNobodyOffline(s);
       });
 
       // 2. Registered abusers sending endless first parts, and a poison.
       await scene(ns, 5001, async (s) => {
-        phases.push(await calm(s, "quiet baseline", 25));
+        const baseline = await calm(s, "quiet baseline", 25);
+        phases.push(baseline);
         const parts = spawnIn(ns, [
           ...denoRun,
           abuser,
@@ -531,13 +630,21 @@ Deno.test({
             st.too_big ?? 0
           } rate=${st.rate ?? 0}`,
         });
+        settled.push(
+          await settle(s, {
+            name: "40 abusers: first parts + poison",
+            before: baseline.rss.at(-1)!,
+            peak: Math.max(...during),
+          }),
+        );
         assertNobodyOffline(s);
       });
 
       // 3. One address registers hundreds of names and fills their
       // mailboxes; the others' saves are still accepted.
       await scene(ns, 5002, async (s) => {
-        phases.push(await calm(s, "quiet baseline", 25));
+        const baseline = await calm(s, "quiet baseline", 25);
+        phases.push(baseline);
         const names = spawnIn(ns, [
           ...denoRun,
           abuser,
@@ -565,6 +672,13 @@ Deno.test({
             st.quota ?? 0
           }; false Offline marks of userA/userB: ${offlineMarks(s)}`,
         });
+        settled.push(
+          await settle(s, {
+            name: "one address: 304 names, mailboxes filled",
+            before: baseline.rss.at(-1)!,
+            peak: Math.max(...during),
+          }),
+        );
         assertNobodyOffline(s);
         // One host, many names: its saves stop at its per-host quota.
         assert(
@@ -572,7 +686,8 @@ Deno.test({
           `${n.saved} saved from one host`,
         );
         assert(
-          (n.errors.full ?? 0) > 0 && (st.quota ?? 0) > 0,
+          // Refused as its own limit (`err quota`), not as a full server.
+          (n.errors.quota ?? 0) > 0 && (st.quota ?? 0) > 0,
           JSON.stringify(n),
         );
         // userB leaves; userA's messages to it are saved (the notice with
@@ -595,6 +710,7 @@ Deno.test({
         }
       });
       report(phases);
+      reportSettled(settled);
     } finally {
       deleteNamespace(ns);
     }

@@ -49,6 +49,7 @@ const ERROR_CODES: ErrorCode[] = [
   "full",
   "too_big",
   "offline",
+  "quota",
   "confusable",
   "claimed",
 ];
@@ -239,8 +240,10 @@ function messagesOf(p: Pools): Arb<Message> {
       id: p.id,
       code: fc.constantFrom(...ERROR_CODES),
       name: p.name,
+      at: stampArb,
     }, [
       "name",
+      "at",
     ]),
     table,
     rec(
@@ -322,7 +325,7 @@ const FIELDS: Record<MessageType, Record<string, Kind>> = {
   ack: { id: "uint", r: "r", at: "stamp", rows: "rows" },
   retry: { id: "uint", ck: "str64", ch: "b64" },
   welcome: { id: "uint", tok: "str64", off: "uint", o0: "uint" },
-  err: { id: "uint", code: "code", name: "name" },
+  err: { id: "uint", code: "code", name: "name", at: "stamp" },
   tbl: {
     id: "uint",
     ver: "uint",

@@ -145,6 +145,20 @@ const LINES: {
     },
   },
   {
+    event: {
+      type: "cluster_node",
+      node: "n5003",
+      role: "leading",
+      restored: 1,
+    },
+    line: {
+      kind: "status",
+      event: "cluster_node",
+      text: "[Node n5003 leads the chat: 1 stored message restored.]",
+      data: { node: "n5003", role: "leading", restored: 1 },
+    },
+  },
+  {
     event: { type: "cluster_node", node: "n5001", role: "following" },
     line: {
       kind: "status",
