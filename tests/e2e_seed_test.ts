@@ -414,6 +414,8 @@ async function case3(d: Deployment): Promise<void> {
     `[Offline Message sent at ${bStamp.slice(11)} received by userD]`,
     { from: b0 },
   );
+  // On three nodes C's table may come after D's offline list: wait for it.
+  await C.waitFor(table("Online"), { from: c0 });
   assertEquals(after(C, c0), [
     "Group Chat userA: hi",
     "[Client table updated.]",
