@@ -15,12 +15,20 @@ import { DEFAULT_SERVER_LIMITS } from "../server/options.ts";
 import { ClusterLink } from "./cluster_link.ts";
 import { ClusterNode } from "./cluster_node.ts";
 import { type NatsStore, openNatsStore, parseNatsUrls } from "./nats_store.ts";
-import { StoreBridge } from "./store_bridge.ts";
-import type { JournalEntry, StoredMessage } from "../server/store.ts";
+import { EffectBridge } from "./effect_bridge.ts";
+import type {
+  JournalEntry,
+  StoredMessage,
+  StoreRequest,
+  StoreResult,
+} from "../server/store.ts";
 import type { UdpDriver } from "./udp_driver.ts";
 import { NatsUserRecords } from "./nats_users.ts";
-import { UserRecordsBridge } from "./user_records_bridge.ts";
-import type { UserRecord } from "../server/user_records.ts";
+import type {
+  UserRecord,
+  UserRecordRequest,
+  UserRecordResult,
+} from "../server/user_records.ts";
 
 /** How long a leader that could not read the store waits to try again, in ms. */
 const LOAD_RETRY_MS = 1_000;
@@ -53,9 +61,11 @@ export class DurableServer {
   #store: NatsStore;
   #link: ClusterLink;
   #options: DurableServerOptions;
-  #bridge: StoreBridge | undefined;
+  #bridge: EffectBridge<StoreRequest, StoreResult> | undefined;
   #users: NatsUserRecords;
-  #usersBridge: UserRecordsBridge | undefined;
+  #usersBridge:
+    | EffectBridge<UserRecordRequest, UserRecordResult>
+    | undefined;
   #driver: UdpDriver<ServerEvent> | undefined;
   #stopStatus: (() => void) | undefined;
   #term = 0;
@@ -214,14 +224,28 @@ export class DurableServer {
     core.restoreStored(messages, Date.now());
     core.restoreJournal(journal, this.#driver!.now());
     const driver = this.#driver!;
-    this.#usersBridge = new UserRecordsBridge(core, this.#users, {
-      now: () => driver.now(),
-      step: () => driver.step(),
-    });
-    this.#bridge = new StoreBridge(core, this.#store, {
-      now: () => driver.now(),
-      step: () => driver.step(),
-    });
+    const clock = { now: () => driver.now(), step: () => driver.step() };
+    // A user's record writes apply in the order made (put, Offline, delete).
+    this.#usersBridge = new EffectBridge(
+      {
+        take: () => core.userRecordRequests(),
+        handle: (r: UserRecordResult, now) =>
+          core.handleUserRecordResult(r, now),
+      },
+      (request) => this.#users.apply(request),
+      {
+        ...clock,
+        orderBy: (q) => q.op === "put" ? q.record.name : q.name,
+      },
+    );
+    this.#bridge = new EffectBridge(
+      {
+        take: () => core.storeRequests(),
+        handle: (r: StoreResult, now) => core.handleStoreResult(r, now),
+      },
+      (request) => this.#store.apply(request),
+      clock,
+    );
     this.node.setCore(core);
     print({
       type: "cluster_node",
