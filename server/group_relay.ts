@@ -12,34 +12,28 @@
  */
 import type { AllMessage } from "../protocol/messages.ts";
 import { formatStamp } from "../protocol/time.ts";
-import type { Deliveries, Delivery } from "./deliveries.ts";
-import type { ServerEvent } from "./events.ts";
+import type { Delivery } from "./deliveries.ts";
 import { recoverJournal } from "./journal.ts";
-import type { Notices } from "./notices.ts";
-import type { OfflineMessages } from "./offline_messages.ts";
-import type { Requester } from "./relay.ts";
-import type { ResponseCache } from "./response_cache.ts";
+import type { RelayOptions, Requester } from "./relay.ts";
 import type { JournalEntry } from "./store.ts";
-import type { User, UserDirectory } from "./user.ts";
+import type { User } from "./user.ts";
 
-/** What the group relay needs from the rest of the server. */
-export interface GroupRelayOptions {
-  /** Answers requests. */
-  responses: ResponseCache;
-  /** The registered users. */
-  users: UserDirectory;
-  /** Live delivery queues. */
-  deliveries: Deliveries;
-  /** The offline store and its journal, through their requests. */
-  offline: OfflineMessages;
-  /** Notices to senders. */
-  notices: Notices;
-  /** Reports a group message. */
-  emit: (event: ServerEvent) => void;
-  /** Datagrams awaiting an ACK now. */
-  pendingCount: () => number;
-  /** Most datagrams awaiting an ACK at once. */
-  maxPending: number;
+/**
+ * What the group relay needs from the rest of the server: the relay's parts
+ * (relay.ts), and its own.
+ */
+export interface GroupRelayOptions extends
+  Pick<
+    RelayOptions,
+    | "responses"
+    | "users"
+    | "deliveries"
+    | "offline"
+    | "notices"
+    | "emit"
+    | "pendingCount"
+    | "maxPending"
+  > {
   /** Write-ahead (journal.ts), with an external store. Default: off. */
   writeAhead?: boolean;
   /**
