@@ -11,6 +11,7 @@
  * the other node registers again by itself, signing as at any registration.
  * Real processes on 127.0.0.1.
  */
+import { startNode } from "./_cluster.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { freePort, Proc } from "./_proc.ts";
@@ -23,14 +24,6 @@ if (NATS_SKIP_REASON !== undefined) {
 const PASSPHRASE = "correct horse battery staple";
 const REFUSED =
   "[Username userN is protected by a passphrase: wrong passphrase, or not claimed in this session.]";
-
-async function startNode(port: number, nats: NatsServer): Promise<Proc> {
-  const p = new Proc(["-s", String(port), "--store", nats.url], {
-    label: `node:${port}`,
-  });
-  await p.waitFor("[Server is online...]");
-  return p;
-}
 
 /** A client of `server`; with `passphrase`, `--claim` and it as line one. */
 async function startUser(

@@ -7,36 +7,16 @@
  * then the leader) leaves its clients, with `--failover`, carrying on
  * through another node. Real processes on 127.0.0.1.
  */
+import { exitAll, killNode, startNode } from "./_cluster.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
-import { freePort, type Proc, Proc as Process, startClient } from "./_proc.ts";
+import { freePort, Proc as Process, startClient } from "./_proc.ts";
 
 if (NATS_SKIP_REASON !== undefined) {
   // deno-lint-ignore no-console
   console.warn(`e2e_cluster_test skipped: ${NATS_SKIP_REASON}`);
 }
 const ignore = NATS_SKIP_REASON !== undefined;
-
-async function startNode(port: number, nats: NatsServer): Promise<Proc> {
-  const p = new Process(["-s", String(port), "--store", nats.url], {
-    label: `node:${port}`,
-  });
-  await p.waitFor("[Server is online...]");
-  return p;
-}
-
-async function kill(p: Proc): Promise<void> {
-  p.kill("SIGKILL");
-  await p.status;
-  await p[Symbol.asyncDispose]();
-}
-
-async function exitAll(...procs: Proc[]): Promise<void> {
-  for (const p of procs) {
-    await p.type("exit");
-    assertEquals(await p.status, 0, `${p.label} exits with 0`);
-  }
-}
 
 Deno.test({
   name:
@@ -114,7 +94,7 @@ Deno.test({
     await using B = await startClient("userB", p1, freePort());
     await A.waitFor((l) => l.includes("'userB'"));
 
-    await kill(n2);
+    await killNode(n2);
     await A.waitFor(
       `[Server 127.0.0.1:${p2} not responding; now using 127.0.0.1:${p1}.]`,
     );
@@ -158,7 +138,7 @@ Deno.test({
       /^\[Offline Message sent at .* received by the server and saved\.\]$/,
     );
 
-    await kill(n1);
+    await killNode(n1);
     await n2.waitFor(
       /^\[Node .* leads the chat: 1 stored message restored\.\]$/,
     );

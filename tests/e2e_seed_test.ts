@@ -13,6 +13,7 @@
  * server's lines are asserted as the union of the nodes' lines, in any order,
  * once every node has stopped. "The server is gone" stops every node.
  */
+import { exitAll } from "./_cluster.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { freePort, Proc, startClient, startServer } from "./_proc.ts";
@@ -32,13 +33,6 @@ function dict(rows: [string, number, Status][]): string {
 /** The lines of a process from `from` on. */
 function after(p: Proc, from: number): string[] {
   return p.lines.slice(from);
-}
-
-async function exitAll(...procs: Proc[]): Promise<void> {
-  for (const p of procs) {
-    await p.type("exit");
-    assertEquals(await p.status, 0, `${p.label} exits with 0`);
-  }
 }
 
 /** Where the clients of a case find their server: one process, or nodes. */

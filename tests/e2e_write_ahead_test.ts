@@ -15,29 +15,16 @@
  * still counts as delivered. Without write-ahead the new leader knows
  * nothing of the message, and the sender never hears of its delivery.
  */
+import { exitAll, killNode, startNode } from "./_cluster.ts";
 import { assertEquals } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
-import {
-  freePort,
-  type Proc,
-  Proc as Process,
-  serverStats,
-  startClient,
-} from "./_proc.ts";
+import { freePort, serverStats, startClient } from "./_proc.ts";
 
 if (NATS_SKIP_REASON !== undefined) {
   // deno-lint-ignore no-console
   console.warn(`e2e_write_ahead_test skipped: ${NATS_SKIP_REASON}`);
 }
 const ignore = NATS_SKIP_REASON !== undefined;
-
-async function startNode(port: number, nats: NatsServer): Promise<Proc> {
-  const p = new Process(["-s", String(port), "--store", nats.url], {
-    label: `node:${port}`,
-  });
-  await p.waitFor("[Server is online...]");
-  return p;
-}
 
 /**
  * Three nodes (the first leads), userA on node 2, userB on the leader and
@@ -68,19 +55,6 @@ async function threeNodes(nats: NatsServer) {
   return { n1, n2, n3, A, B, C };
 }
 
-async function killLeader(n1: Proc): Promise<void> {
-  n1.kill("SIGKILL");
-  await n1.status;
-  await n1[Symbol.asyncDispose]();
-}
-
-async function exitAll(...procs: Proc[]): Promise<void> {
-  for (const p of procs) {
-    await p.type("exit");
-    assertEquals(await p.status, 0, `${p.label} exits with 0`);
-  }
-}
-
 Deno.test({
   name:
     "the leader killed while a group message is on its way to a frozen client: the client, thawed, shows it once after failover; the sender is told it was delivered",
@@ -98,7 +72,7 @@ Deno.test({
     await A.type(`send_all ${text}`);
     await A.waitFor("[Group Message received by Server.]");
     await C.waitFor(`Group Chat userA: ${text}`);
-    await killLeader(n1);
+    await killNode(n1);
     B.kill("SIGCONT");
 
     await B.waitFor(/not responding; now using /);
@@ -138,7 +112,7 @@ Deno.test({
     while ((await serverStats(n1)).offline_messages === 0) {
       // each round waits for the leader's next stats line
     }
-    await killLeader(n1);
+    await killNode(n1);
     B.kill("SIGCONT");
 
     await B.waitFor(/not responding; now using /);
