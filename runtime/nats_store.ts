@@ -262,7 +262,15 @@ export class NatsStore {
       const prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
       const replicas = options.replicas ?? 1;
       const { DiscardPolicy, RetentionPolicy, StorageType } = jetstreamModule;
-      const config = {
+      const config: {
+        subjects: string[];
+        discard: typeof DiscardPolicy.New;
+        discard_new_per_subject?: boolean;
+        max_msgs: number;
+        max_msgs_per_subject: number;
+        num_replicas: number;
+        duplicate_window: number;
+      } = {
         subjects: [`${prefix}.>`],
         discard: DiscardPolicy.New,
         discard_new_per_subject: true,
@@ -271,20 +279,24 @@ export class NatsStore {
         num_replicas: replicas,
         duplicate_window: 120 * 1e9,
       };
-      try {
-        await jsm.streams.info(stream);
-        await jsm.streams.update(stream, config);
-      } catch (error) {
-        const notFound = error instanceof jetstreamModule.JetStreamApiError &&
-          error.code === jetstreamModule.JetStreamApiCodes.StreamNotFound;
-        if (!notFound) throw error;
-        await jsm.streams.add({
-          name: stream,
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          ...config,
-        });
-      }
+      // Each stream is made, or brought to this configuration if it exists.
+      const ensure = async (name: string, settings: typeof config) => {
+        try {
+          await jsm.streams.info(name);
+          await jsm.streams.update(name, settings);
+        } catch (error) {
+          const notFound = error instanceof jetstreamModule.JetStreamApiError &&
+            error.code === jetstreamModule.JetStreamApiCodes.StreamNotFound;
+          if (!notFound) throw error;
+          await jsm.streams.add({
+            name,
+            storage: StorageType.File,
+            retention: RetentionPolicy.Limits,
+            ...settings,
+          });
+        }
+      };
+      await ensure(stream, config);
       const journalStream = options.journalStream ?? DEFAULT_JOURNAL_STREAM;
       const journalPrefix = options.journalPrefix ?? DEFAULT_JOURNAL_PREFIX;
       const journalConfig = {
@@ -295,20 +307,7 @@ export class NatsStore {
         num_replicas: replicas,
         duplicate_window: 120 * 1e9,
       };
-      try {
-        await jsm.streams.info(journalStream);
-        await jsm.streams.update(journalStream, journalConfig);
-      } catch (error) {
-        const notFound = error instanceof jetstreamModule.JetStreamApiError &&
-          error.code === jetstreamModule.JetStreamApiCodes.StreamNotFound;
-        if (!notFound) throw error;
-        await jsm.streams.add({
-          name: journalStream,
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          ...journalConfig,
-        });
-      }
+      await ensure(journalStream, journalConfig);
       const kv = await new kvModule.Kvm(js).create(
         options.usersBucket ?? DEFAULT_USERS_BUCKET,
         { history: 1, replicas, storage: StorageType.File },
