@@ -25,8 +25,13 @@ export interface Transfer {
   watched?: Replica[];
 }
 
-/** What one client has of the table. */
-export interface Replica {
+/**
+ * What one client has of the table. Its own row, encoded once per change,
+ * is the replica's `json` and `size` ({@linkcode EncodedRow}): kept on the
+ * replica rather than in an object of its own, which would cost every user
+ * another object.
+ */
+export interface Replica extends EncodedRow {
   /** The client. */
   user: User;
   /** The last version it ACKed whole; -1 when it needs a snapshot. */
@@ -35,8 +40,6 @@ export interface Replica {
   transfer: Transfer | null;
   /** Transfers in a row that were never ACKed. */
   failures: number;
-  /** Its own row, encoded once per change. */
-  row: EncodedRow;
   /** Big rooms: the users this client looked up, oldest first. */
   watching?: Set<Replica>;
   /** Big rooms: the clients that looked this user up. */
@@ -59,7 +62,8 @@ export function newReplica(user: User): Replica {
     ackedVersion: -1,
     transfer: null,
     failures: 0,
-    row: { json: "", size: 0 },
+    json: "",
+    size: 0,
     // Every field set here, so each replica keeps one shape (and no
     // out-of-object property store).
     watching: undefined,

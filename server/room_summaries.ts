@@ -111,16 +111,16 @@ export function hasDirty(r: Replica): boolean {
  * @returns The rows taken, no longer marked changed.
  */
 export function takeChangedRows(r: Replica, c: Changes): Replica[] {
-  let size = c.listed.reduce((n, x) => n + x.row.size + 1, 0);
+  let size = c.listed.reduce((n, x) => n + x.size + 1, 0);
   const watched: Replica[] = [];
   if (r.selfDirty) {
     r.selfDirty = false;
-    size += r.row.size + 1;
+    size += r.size + 1;
     watched.push(r);
   }
   for (const x of r.dirty ?? []) {
-    if (size + x.row.size + 1 > SUMMARY_ROWS_BUDGET) break;
-    size += x.row.size + 1;
+    if (size + x.size + 1 > SUMMARY_ROWS_BUDGET) break;
+    size += x.size + 1;
     watched.push(x);
     r.dirty!.delete(x);
   }
@@ -155,7 +155,7 @@ export function encodeRoomSummary(
 ): Uint8Array {
   return encodeSummary(
     { ...head, full: c.full, more: c.more },
-    c.listed.map((x) => x.row.json),
-    watched.map((x) => x.row.json),
+    c.listed.map((x) => x.json),
+    watched.map((x) => x.json),
   );
 }

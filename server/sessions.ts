@@ -360,6 +360,11 @@ export class Sessions {
       online: false,
       token: "",
       probing: false,
+      // Set by the welcome; here so that every user keeps one shape, its
+      // fields inside the object (no separate property store per user).
+      transient: false,
+      agreementKey: undefined,
+      claimed: false,
     };
     this.#users.add(user);
     this.#quota.count(m.name, from);

@@ -73,15 +73,17 @@ export class StoredDelivery {
    * already on their way, with the offline-list index of the first.
    */
   pending(user: User): { messages: StoredMessage[]; firstIndex: number } {
-    const r = this.#recipient(user);
-    const messages = this.#options.offline.list(user.name).filter((s) =>
-      !r.delivering.has(s.id)
-    );
-    return { messages, firstIndex: r.listIndex + 1 };
+    const r = this.#recipients.get(user.name);
+    const list = this.#options.offline.list(user.name);
+    const messages = r === undefined
+      ? list
+      : list.filter((s) => !r.delivering.has(s.id));
+    return { messages, firstIndex: (r?.listIndex ?? 0) + 1 };
   }
 
   /** Sends the messages {@linkcode pending} gave, numbered in the offline list. */
   deliver(user: User, messages: readonly StoredMessage[], now: number): void {
+    if (messages.length === 0) return;
     const r = this.#recipient(user);
     const first = r.listIndex + 1;
     r.listIndex += messages.length;
@@ -119,7 +121,8 @@ export class StoredDelivery {
 
   /** The user went Offline: its list is no longer on its way. */
   forget(user: User): void {
-    const r = this.#recipient(user);
+    const r = this.#recipients.get(user.name);
+    if (r === undefined) return;
     for (const copy of r.delivering.values()) this.#release(copy);
     r.delivering.clear();
   }
@@ -131,6 +134,8 @@ export class StoredDelivery {
     }
   }
 
+  // A recipient is kept from its first delivered list on (its list index
+  // must go on counting); a user never sent its offline list costs nothing.
   #recipient(user: User): Recipient {
     let r = this.#recipients.get(user.name);
     if (r === undefined) {

@@ -108,7 +108,9 @@ export class TableReplication {
   /** A user's row changed: a new version, sent soon to every client. */
   changed(user: User, now: number): void {
     const replica = this.#replica(user);
-    replica.row = encodeRow(rowOf(user));
+    const row = encodeRow(rowOf(user));
+    replica.json = row.json;
+    replica.size = row.size;
     if (this.#big) {
       // Its own row, and each looked-up copy, come back in summaries.
       markChanged(replica);
@@ -191,7 +193,7 @@ export class TableReplication {
       return;
     }
     const changed = this.#delta(since);
-    const parts = changed && chunkEncodedRows(changed.map((r) => r.row));
+    const parts = changed && chunkEncodedRows(changed);
     if (parts?.length !== 1) return;
     const head = {
       id: this.#options.ids.next(),
@@ -275,11 +277,11 @@ export class TableReplication {
       if (r.ackedVersion >= logBase && r.ackedVersion >= 0) {
         const delta = this.#delta(r.ackedVersion);
         if (delta !== undefined) {
-          parts = chunkEncodedRows(delta.map((d) => d.row));
+          parts = chunkEncodedRows(delta);
           from = r.ackedVersion;
         }
       }
-      parts ??= snapshot ??= chunkEncodedRows(replicas.map((d) => d.row));
+      parts ??= snapshot ??= chunkEncodedRows(replicas);
       r.snapshot = false;
       this.#transfers.start(r, {
         version: this.#log.version,

@@ -191,11 +191,12 @@ export function restoredUser(record: UserRecord, order: number): User {
     online: false,
     token: "",
     probing: false,
+    // Every field set at once, in the order a new user's are (sessions.ts):
+    // one shape for every user, no separate property store.
+    transient: false,
+    agreementKey: record.agreementKey,
     claimed: record.claim !== undefined,
   };
-  if (record.agreementKey !== undefined) {
-    user.agreementKey = record.agreementKey;
-  }
   return user;
 }
 
