@@ -114,7 +114,8 @@ Exit status:
   ${EXIT_FAILURE}  the server stopped answering, or a port could not be opened
   ${EXIT_USAGE}  bad arguments (also an --exec command that is unknown, lacks its text,
      names another user or follows "exit"), or Deno without --unstable-net
-  ${EXIT_SAVED}  --exec: a message was saved for an Offline user
+  ${EXIT_SAVED}  --exec: a private message was saved for an Offline user (a send_all
+     saved for Offline members exits 0: that is its normal outcome)
   ${EXIT_UNKNOWN_USER}  --exec: a message was refused (unknown user, too long, server full,
      or your hourly limit of saved messages reached)
   ${EXIT_NAME_IN_USE}  the name is Online in another session

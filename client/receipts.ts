@@ -103,7 +103,9 @@ export class Receipts {
     const ctx = this.#ctx;
     switch (m.k) {
       case "noack":
-        ctx.outcomes.saved++;
+        // A group message saved for an Offline member is what `send_all`
+        // promises (the seed's "message not delivered ... saved"): not an
+        // outcome that makes `--exec` exit 3, which is for private messages.
         ctx.emit({ type: "no_ack", name: m.name });
         ctx.emit({ type: "saved_for", name: m.name, at });
         return;

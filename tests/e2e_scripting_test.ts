@@ -75,6 +75,28 @@ Deno.test("--exec: a command refused at run time (while Offline) exits 6, said o
   );
 });
 
+Deno.test("--exec send_all exits 0 when a person is Offline (saved for them is its normal outcome), so a CI script under set -e goes on", async () => {
+  const sp = freePort();
+  await using _server = await startServer(sp);
+  await using alice = await startClient("alice", sp, freePort());
+  await alice.type("dereg alice");
+  await alice.waitFor("[You are Offline. Bye.]");
+  const p = new Proc([
+    "-c",
+    "ci-bot",
+    "127.0.0.1",
+    String(sp),
+    "0",
+    "--exec",
+    "send_all build 812 passed",
+  ]);
+  await p.closeStdin();
+  assertEquals(await p.status, 0, p.stderr);
+  const all = [...p.lines, ...p.stderr.split("\n")];
+  assert(all.some((l) => l.includes("[No ACK from alice")), all.join("\n"));
+  await p[Symbol.asyncDispose]();
+});
+
 Deno.test("--exec sessions are transient: no Offline rows, nothing stored, later send_all exits 0", async () => {
   const sp = freePort();
   await using _server = await startServer(sp);
