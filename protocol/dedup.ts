@@ -4,7 +4,7 @@
  * @module
  */
 import { DEDUP_WINDOW_MS } from "./constants.ts";
-import { shouldShrink } from "./shrink.ts";
+import { PeakSize } from "./shrink.ts";
 
 /** Options for {@linkcode RecentMap}. */
 export interface RecentMapOptions {
@@ -34,7 +34,7 @@ export class RecentMap<K, V> {
   #keys: K[] = [];
   #entries: { value: V; expires: number }[] = [];
   #head = 0;
-  #peak = 0;
+  #peak = new PeakSize();
   #ttl: number;
   #capacity: number;
 
@@ -71,7 +71,7 @@ export class RecentMap<K, V> {
     this.#keys.push(key);
     this.#entries.push(entry);
     this.#purge(now);
-    if (this.#map.size > this.#peak) this.#peak = this.#map.size;
+    this.#peak.grew(this.#map.size);
   }
 
   /** Removes a key. */
@@ -102,12 +102,11 @@ export class RecentMap<K, V> {
    */
   sweep(now: number): void {
     this.#purge(now);
-    if (shouldShrink(this.#map.size, this.#peak)) {
+    if (this.#peak.rebuild(this.#map.size)) {
       this.#map = new Map(this.#map);
       this.#keys = this.#keys.slice(this.#head);
       this.#entries = this.#entries.slice(this.#head);
       this.#head = 0;
-      this.#peak = this.#map.size;
     }
   }
 

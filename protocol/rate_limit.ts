@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { shouldShrink } from "./shrink.ts";
+import { PeakSize } from "./shrink.ts";
 
 /** Options for {@linkcode RateLimiter}. */
 export interface RateLimiterOptions {
@@ -73,7 +73,7 @@ function refill(
  */
 export class RateLimiter {
   #buckets = new Map<string, Bucket>();
-  #peak = 0;
+  #peak = new PeakSize();
   #burst: number;
   #rate: number;
   #max: number;
@@ -121,9 +121,8 @@ export class RateLimiter {
       this.#buckets.delete(source);
       forgotten++;
     }
-    if (shouldShrink(this.#buckets.size, this.#peak)) {
+    if (this.#peak.rebuild(this.#buckets.size)) {
       this.#buckets = new Map(this.#buckets);
-      this.#peak = this.#buckets.size;
     }
     return forgotten;
   }
@@ -144,7 +143,7 @@ export class RateLimiter {
       refill(b, now, shape);
     }
     this.#buckets.set(source, b);
-    if (this.#buckets.size > this.#peak) this.#peak = this.#buckets.size;
+    this.#peak.grew(this.#buckets.size);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;

@@ -16,7 +16,7 @@
 import { MAX_MESSAGE_BYTES } from "./constants.ts";
 import { sealedLength } from "./e2e_crypto.ts";
 import type { TextPart } from "./messages.ts";
-import { shouldShrink } from "./shrink.ts";
+import { PeakSize } from "./shrink.ts";
 import { utf8Length } from "./text.ts";
 
 interface Partial {
@@ -90,7 +90,7 @@ export class Reassembler {
   // Each source's partials, oldest first.
   #bySource = new Map<string, Map<string, Partial>>();
   #sourceSize = new Map<string, number>();
-  #peak = 0;
+  #peak = new PeakSize();
   #buffered = 0;
   #bufferedBytes = 0;
   #ttl: number;
@@ -154,11 +154,10 @@ export class Reassembler {
    */
   sweep(now: number): void {
     this.#expire(now);
-    if (shouldShrink(this.#partials.size, this.#peak)) {
+    if (this.#peak.rebuild(this.#partials.size)) {
       this.#partials = new Map(this.#partials);
       this.#bySource = new Map(this.#bySource);
       this.#sourceSize = new Map(this.#sourceSize);
-      this.#peak = this.#partials.size;
     }
   }
 
@@ -229,7 +228,7 @@ export class Reassembler {
         expires: now + this.#ttl,
       };
       this.#partials.set(key, p);
-      this.#peak = Math.max(this.#peak, this.#partials.size);
+      this.#peak.grew(this.#partials.size);
       let own = this.#bySource.get(source);
       if (own === undefined) this.#bySource.set(source, own = new Map());
       own.set(key, p);

@@ -34,3 +34,37 @@ export const SHRINK_MIN_PEAK = 4_096;
 export function shouldShrink(size: number, peak: number): boolean {
   return peak >= SHRINK_MIN_PEAK && size * 4 < peak;
 }
+
+/**
+ * The peak size of a map (or of maps kept together) since it was made or
+ * last rebuilt, and the decision to rebuild ({@linkcode shouldShrink}).
+ *
+ * @example Usage
+ * ```ts
+ * import { PeakSize } from "./shrink.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const peak = new PeakSize();
+ * peak.grew(8_192);
+ * assertEquals(peak.rebuild(4_000), false);
+ * assertEquals(peak.rebuild(1_000), true); // rebuild now; the peak is 1,000
+ * assertEquals(peak.rebuild(1_000), false);
+ * ```
+ */
+export class PeakSize {
+  #peak = 0;
+
+  /** Notes the size after entries were added (entries). */
+  grew(size: number): void {
+    if (size > this.#peak) this.#peak = size;
+  }
+
+  /**
+   * Whether the map should be rebuilt now at `size` entries; when it should,
+   * the peak starts again from `size` (the rebuilt map's).
+   */
+  rebuild(size: number): boolean {
+    if (!shouldShrink(size, this.#peak)) return false;
+    this.#peak = size;
+    return true;
+  }
+}

@@ -864,15 +864,21 @@ function isNoMessageFound(error: unknown): boolean {
     /no message found/i.test(String(error));
 }
 
-function parseJournalEntry(json: string): JournalEntry | undefined {
-  let v: unknown;
+// A JSON object read from the store, or undefined for anything else.
+function parseObject(json: string): Record<string, unknown> | undefined {
   try {
-    v = JSON.parse(json);
+    const v: unknown = JSON.parse(json);
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? v as Record<string, unknown>
+      : undefined;
   } catch {
     return undefined;
   }
-  if (typeof v !== "object" || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+}
+
+function parseJournalEntry(json: string): JournalEntry | undefined {
+  const o = parseObject(json);
+  if (o === undefined) return undefined;
   if (
     typeof o.id !== "string" || typeof o.from !== "string" ||
     typeof o.text !== "string" || typeof o.messageKey !== "string" ||
@@ -892,14 +898,8 @@ function parseJournalEntry(json: string): JournalEntry | undefined {
 }
 
 function parseStored(json: string): StoredMessage | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== "object" || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseObject(json);
+  if (o === undefined) return undefined;
   if (
     typeof o.id !== "string" || typeof o.to !== "string" ||
     typeof o.from !== "string" || typeof o.group !== "boolean" ||

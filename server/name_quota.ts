@@ -10,7 +10,7 @@
  * @module
  */
 import { type Address, addressKey } from "../protocol/address.ts";
-import { shouldShrink } from "../protocol/shrink.ts";
+import { PeakSize } from "../protocol/shrink.ts";
 
 /** The quotas; absent means no limit. */
 export interface NameQuotaOptions {
@@ -28,7 +28,7 @@ export class NameQuota {
   #namesFrom = new Map<string, number>();
   // Where each name was created from, to give its quota back when forgotten.
   #createdFrom = new Map<string, Address>();
-  #peak = 0;
+  #peak = new PeakSize();
 
   /** @param options The quotas (default: none). */
   constructor(options: NameQuotaOptions) {
@@ -52,7 +52,7 @@ export class NameQuota {
   /** Counts a name created from `from`. */
   count(name: string, from: Address): void {
     this.#createdFrom.set(name, from);
-    this.#peak = Math.max(this.#peak, this.#createdFrom.size);
+    this.#peak.grew(this.#createdFrom.size);
     for (const k of [addressKey(from), from.hostname]) {
       this.#namesFrom.set(k, (this.#namesFrom.get(k) ?? 0) + 1);
     }
@@ -68,10 +68,9 @@ export class NameQuota {
       if (n <= 0) this.#namesFrom.delete(k);
       else this.#namesFrom.set(k, n);
     }
-    if (shouldShrink(this.#createdFrom.size, this.#peak)) {
+    if (this.#peak.rebuild(this.#createdFrom.size)) {
       this.#createdFrom = new Map(this.#createdFrom);
       this.#namesFrom = new Map(this.#namesFrom);
-      this.#peak = this.#createdFrom.size;
     }
   }
 }

@@ -16,7 +16,7 @@
  * @module
  */
 import type { Address } from "../protocol/address.ts";
-import { shouldShrink } from "../protocol/shrink.ts";
+import { PeakSize } from "../protocol/shrink.ts";
 import { hostKey, isLoopback } from "./host_key.ts";
 import type { ServerLimits } from "./options.ts";
 
@@ -90,7 +90,7 @@ export class SaveQuota {
   #limits: SaveQuotaLimits;
   #senders = new Map<string, Window>();
   #hosts = new Map<string, Window>();
-  #peak = 0;
+  #peak = new PeakSize();
   #trimmedAt = -Infinity;
 
   /** @param limits Saves and text allowed per sender and per host, per hour. */
@@ -177,10 +177,9 @@ export class SaveQuota {
     this.#trimmedAt = now;
     trim(this.#senders, now);
     trim(this.#hosts, now);
-    if (shouldShrink(this.size, this.#peak)) {
+    if (this.#peak.rebuild(this.size)) {
       this.#senders = new Map(this.#senders);
       this.#hosts = new Map(this.#hosts);
-      this.#peak = this.size;
     }
   }
 
@@ -192,7 +191,7 @@ export class SaveQuota {
         trim(map, now);
       }
       map.set(key, w = { start: now, count: 0, bytes: 0 });
-      this.#peak = Math.max(this.#peak, this.size);
+      this.#peak.grew(this.size);
     }
     return w;
   }

@@ -23,75 +23,22 @@ function contains(hay: Uint8Array, needle: Uint8Array): boolean {
   return false;
 }
 
-Deno.test("a socket bound to a departed client's port receives nothing readable of a private message to its name", async () => {
+/**
+ * userA and userB registered, userB killed with SIGKILL (still Online in
+ * every table), and a socket bound to userB's port collecting what arrives.
+ */
+async function departedPort() {
   const [serverPort, aPort, bPort] = [freePort(), freePort(), freePort()];
-  await using server = await startServer(serverPort);
-  await using A = await startClient("userA", serverPort, aPort);
-  await using B = await startClient("userB", serverPort, bPort);
+  const server = await startServer(serverPort);
+  const A = await startClient("userA", serverPort, aPort);
+  const B = await startClient("userB", serverPort, bPort);
   await A.waitFor(
     `{'userA': ['127.0.0.1', ${aPort}, 'Online'], 'userB': ['127.0.0.1', ${bPort}, 'Online']}`,
     { timeoutMs: SAFETY_MS },
   );
   B.kill("SIGKILL");
   await B.status;
-
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: bPort,
-  });
-  const received: Uint8Array[] = [];
-  const listening = (async () => {
-    try {
-      for (;;) {
-        const [bytes] = await socket.receive();
-        received.push(bytes);
-      }
-    } catch {
-      // Closed.
-    }
-  })();
-  try {
-    const secret = "for userB only: the vault code is Qx9-Lm4";
-    const a0 = A.lines.length;
-    await A.type(`send userB ${secret}`);
-    // Nobody ACKs as userB: userA's direct try expires, the server's relay
-    // expires, and the message is saved (sealed) for userB, now Offline.
-    await A.waitFor(
-      /^\[Offline Message sent at .* received by the server and saved\.\]$/,
-      { from: a0, timeoutMs: SAFETY_MS },
-    );
-    assert(received.length > 0, "the port received nothing at all");
-    const utf8 = new TextEncoder();
-    for (const bytes of received) {
-      for (const piece of [secret, "vault code", "Qx9-Lm4"]) {
-        assert(
-          !contains(bytes, utf8.encode(piece)),
-          `"${piece}" in ${new TextDecoder().decode(bytes)}`,
-        );
-      }
-    }
-  } finally {
-    socket.close();
-    await listening;
-  }
-  await A.type("exit");
-  await A.status;
-  server.kill("SIGINT");
-  await server.status;
-});
-
-Deno.test("a socket bound to a departed client's port reads nothing of the group messages the server relays to it", async () => {
-  const [serverPort, aPort, bPort] = [freePort(), freePort(), freePort()];
-  await using server = await startServer(serverPort);
-  await using A = await startClient("userA", serverPort, aPort);
-  await using B = await startClient("userB", serverPort, bPort);
-  await A.waitFor(
-    `{'userA': ['127.0.0.1', ${aPort}, 'Online'], 'userB': ['127.0.0.1', ${bPort}, 'Online']}`,
-    { timeoutMs: SAFETY_MS },
-  );
-  B.kill("SIGKILL");
-  await B.status;
+  await B[Symbol.asyncDispose]();
 
   const socket = Deno.listenDatagram({
     transport: "udp",
@@ -99,7 +46,7 @@ Deno.test("a socket bound to a departed client's port reads nothing of the group
     port: bPort,
   });
   const received: { bytes: Uint8Array; port: number }[] = [];
-  // Resolved by the first datagram from the server (the relayed group part).
+  // Resolved by the first datagram from the server.
   const fromServer = Promise.withResolvers<void>();
   const listening = (async () => {
     try {
@@ -113,31 +60,67 @@ Deno.test("a socket bound to a departed client's port reads nothing of the group
       // Closed.
     }
   })();
-  try {
-    const secret = "group words the squatter wants: Zk7-Rp2";
-    const a0 = A.lines.length;
-    await A.type(`send_all ${secret}`);
-    await A.waitFor("[Group Message received by Server.]", {
-      from: a0,
-      timeoutMs: SAFETY_MS,
-    });
-    // The server relays the part to userB's port (still Online there).
-    await fromServer.promise;
-    const utf8 = new TextEncoder();
-    for (const { bytes } of received) {
-      for (const piece of [secret, "squatter", "Zk7-Rp2", "userA"]) {
-        assert(
-          !contains(bytes, utf8.encode(piece)),
-          `"${piece}" in ${new TextDecoder().decode(bytes)}`,
-        );
-      }
+  return {
+    A,
+    received,
+    fromServer: fromServer.promise,
+    /** Closes the socket, then userA (`exit`) and the server (SIGINT). */
+    async [Symbol.asyncDispose]() {
+      socket.close();
+      await listening;
+      await A.type("exit");
+      await A.status;
+      await A[Symbol.asyncDispose]();
+      server.kill("SIGINT");
+      await server.status;
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** No datagram holds any of `pieces` as UTF-8. */
+function assertNoneHolds(
+  received: readonly { bytes: Uint8Array }[],
+  pieces: readonly string[],
+): void {
+  const utf8 = new TextEncoder();
+  for (const { bytes } of received) {
+    for (const piece of pieces) {
+      assert(
+        !contains(bytes, utf8.encode(piece)),
+        `"${piece}" in ${new TextDecoder().decode(bytes)}`,
+      );
     }
-  } finally {
-    socket.close();
-    await listening;
   }
-  await A.type("exit");
-  await A.status;
-  server.kill("SIGINT");
-  await server.status;
+}
+
+Deno.test("a socket bound to a departed client's port receives nothing readable of a private message to its name", async () => {
+  await using t = await departedPort();
+  const { A, received } = t;
+  const secret = "for userB only: the vault code is Qx9-Lm4";
+  const a0 = A.lines.length;
+  await A.type(`send userB ${secret}`);
+  // Nobody ACKs as userB: userA's direct try expires, the server's relay
+  // expires, and the message is saved (sealed) for userB, now Offline.
+  await A.waitFor(
+    /^\[Offline Message sent at .* received by the server and saved\.\]$/,
+    { from: a0, timeoutMs: SAFETY_MS },
+  );
+  assert(received.length > 0, "the port received nothing at all");
+  assertNoneHolds(received, [secret, "vault code", "Qx9-Lm4"]);
+});
+
+Deno.test("a socket bound to a departed client's port reads nothing of the group messages the server relays to it", async () => {
+  await using t = await departedPort();
+  const { A, received } = t;
+  const secret = "group words the squatter wants: Zk7-Rp2";
+  const a0 = A.lines.length;
+  await A.type(`send_all ${secret}`);
+  await A.waitFor("[Group Message received by Server.]", {
+    from: a0,
+    timeoutMs: SAFETY_MS,
+  });
+  // The server relays the part to userB's port (still Online there).
+  await t.fromServer;
+  assertNoneHolds(received, [secret, "squatter", "Zk7-Rp2", "userA"]);
 });

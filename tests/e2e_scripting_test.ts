@@ -81,20 +81,10 @@ Deno.test("--exec send_all exits 0 when a person is Offline (saved for them is i
   await using alice = await startClient("alice", sp, freePort());
   await alice.type("dereg alice");
   await alice.waitFor("[You are Offline. Bye.]");
-  const p = new Proc([
-    "-c",
-    "ci-bot",
-    "127.0.0.1",
-    String(sp),
-    "0",
-    "--exec",
-    "send_all build 812 passed",
-  ]);
-  await p.closeStdin();
-  assertEquals(await p.status, 0, p.stderr);
-  const all = [...p.lines, ...p.stderr.split("\n")];
+  const r = await run(bot(sp, "send_all build 812 passed"));
+  assertEquals(r.code, 0, r.stderr);
+  const all = [...r.lines, ...r.stderr.split("\n")];
   assert(all.some((l) => l.includes("[No ACK from alice")), all.join("\n"));
-  await p[Symbol.asyncDispose]();
 });
 
 Deno.test("--exec sessions are transient: no Offline rows, nothing stored, later send_all exits 0", async () => {
