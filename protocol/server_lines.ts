@@ -56,6 +56,10 @@ export type ServerConsoleEvent =
     role: "leading" | "following" | "loading";
     /** Stored messages restored, when leading. */
     restored?: number;
+    /** Sessions kept from the last leader, when leading (issue 10). */
+    sessions?: number;
+    /** Messages in flight recovered from the journal, when leading. */
+    inFlight?: number;
   }
   | {
     /** The `stats` command on a following node. */
@@ -164,11 +168,13 @@ export function describeServerEvent(
           event: "cluster_node",
           text: `[Node ${event.node} leads the chat: ${
             storedMessages(event.restored ?? 0)
-          } restored.]`,
+          } restored${leadExtras(event.sessions ?? 0, event.inFlight ?? 0)}.]`,
           data: {
             node: event.node,
             role: event.role,
             restored: event.restored ?? 0,
+            sessions: event.sessions ?? 0,
+            inFlight: event.inFlight ?? 0,
           },
         }
         : {
@@ -241,4 +247,18 @@ function heldText(h: HeldGauges): string {
 // "1 stored message", "N stored messages".
 function storedMessages(n: number): string {
   return `${n} stored ${n === 1 ? "message" : "messages"}`;
+}
+
+// What else a new leader took over, said only when there is some.
+function leadExtras(sessions: number, inFlight: number): string {
+  let text = "";
+  if (sessions > 0) {
+    text += `, ${sessions} ${sessions === 1 ? "session" : "sessions"} kept`;
+  }
+  if (inFlight > 0) {
+    text += `, ${inFlight} ${
+      inFlight === 1 ? "message" : "messages"
+    } in flight recovered`;
+  }
+  return text;
 }

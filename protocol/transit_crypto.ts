@@ -197,17 +197,47 @@ export function serverTransitKey(seed: Uint8Array): AgreementKey {
 }
 
 /**
- * Counter nonces for the server's envelopes: 4 zero bytes, then a 64-bit
- * big-endian count. Unique across every session of one boot (the server's
- * key pair is fresh per boot), so a (key, nonce) pair never repeats.
+ * Counter nonces for the server's envelopes: a 32-bit big-endian prefix,
+ * then a 64-bit big-endian count. The prefix is 0 for a server whose key
+ * pair is fresh per boot; the leaders of a NATS-backed chat share one key
+ * pair and each uses its own term as the prefix
+ * (server/chat_identity.ts). Either way a (key, nonce) pair never repeats
+ * (RFC 8439, section 4).
+ *
+ * @example Usage
+ * ```ts
+ * import { NonceCounter } from "./transit_crypto.ts";
+ * import { assertEquals } from "../tests/_assert.ts";
+ * const nonces = new NonceCounter({ prefix: 2 });
+ * assertEquals([...nonces.next()], [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+ * assertEquals([...nonces.next()], [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1]);
+ * ```
  */
 export class NonceCounter {
   #count = 0n;
+  #prefix: number;
+
+  /**
+   * Makes a counter from 0 under a prefix.
+   *
+   * @param options `prefix`: the first 4 bytes of every nonce (a uint32,
+   * default 0).
+   * @throws {RangeError} When the prefix is not a uint32.
+   */
+  constructor(options: { prefix?: number } = {}) {
+    const prefix = options.prefix ?? 0;
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > 0xffff_ffff) {
+      throw new RangeError("a nonce prefix is a 32-bit unsigned integer");
+    }
+    this.#prefix = prefix;
+  }
 
   /** The next nonce, {@linkcode TRANSIT_NONCE_BYTES} bytes. */
   next(): Uint8Array {
     const nonce = new Uint8Array(TRANSIT_NONCE_BYTES);
-    new DataView(nonce.buffer).setBigUint64(4, this.#count++);
+    const view = new DataView(nonce.buffer);
+    view.setUint32(0, this.#prefix);
+    view.setBigUint64(4, this.#count++);
     return nonce;
   }
 }

@@ -13,6 +13,7 @@ import { RecentMap } from "../protocol/dedup.ts";
 import type { Machine } from "../protocol/machine.ts";
 import type { ServerEvent } from "../server/events.ts";
 import type { ServerState } from "../server/state.ts";
+import type { UserRecord } from "../server/user_records.ts";
 import type { ClusterLink } from "./cluster_link.ts";
 
 /** How long a client's node is remembered without hearing from it, in ms. */
@@ -57,6 +58,34 @@ export class ClusterNode implements Machine<ServerEvent> {
    */
   setCore(core: ServerState | undefined): void {
     this.#core = core;
+  }
+
+  /**
+   * The record with the node its client talks through now, if known: a
+   * hint the next leader uses to reach a restored session
+   * ({@linkcode restoreIngress}).
+   */
+  withNode(record: UserRecord): UserRecord {
+    const node = this.#ingress.get(addressKey(record.address), Date.now());
+    return node === undefined ? record : { ...record, node };
+  }
+
+  /**
+   * (New leader) remembers the node of each restored session's client from
+   * its record, until the client is heard from: what the core sends it
+   * before then goes out through that node, the address it talks to.
+   *
+   * @param records The user records restored.
+   * @param now The current time (ms).
+   */
+  restoreIngress(records: readonly UserRecord[], now: number): void {
+    for (const r of records) {
+      if (r.token === undefined || r.node === undefined) continue;
+      const key = addressKey(r.address);
+      if (this.#ingress.get(key, now) === undefined) {
+        this.#ingress.set(key, r.node, now);
+      }
+    }
   }
 
   /** A datagram from a client on this node's UDP port. */

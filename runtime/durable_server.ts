@@ -17,11 +17,12 @@ import { ClusterNode } from "./cluster_node.ts";
 import { type NatsStore, openNatsStore, parseNatsUrls } from "./nats_store.ts";
 import { EffectBridge } from "./effect_bridge.ts";
 import type {
-  JournalEntry,
-  StoredMessage,
+  RestoredState,
   StoreRequest,
   StoreResult,
 } from "../server/store.ts";
+import type { ChatIdentity } from "../server/chat_identity.ts";
+import { takeLeaderTerm } from "./chat_term.ts";
 import type { UdpDriver } from "./udp_driver.ts";
 import { NatsUserRecords } from "./nats_users.ts";
 import type {
@@ -33,10 +34,9 @@ import type {
 /** How long a leader that could not read the store waits to try again, in ms. */
 const LOAD_RETRY_MS = 1_000;
 
-// What a new leader restores.
-interface LeaderState {
-  messages: StoredMessage[];
-  journal: JournalEntry[];
+// What a new leader restores, and its term of the chat.
+interface LeaderState extends RestoredState {
+  chat: ChatIdentity;
   users: UserRecord[];
 }
 
@@ -206,7 +206,6 @@ export class DurableServer {
       print({ type: "cluster_node", node, role: "following" });
       return;
     }
-    const core = new ServerState({ random, limits, store: "external" });
     // A leader that could not read what the last one left would forget
     // users, claimed names (anyone could take them) and stored messages:
     // it serves nobody, says so, and tries again while it leads.
@@ -219,11 +218,14 @@ export class DurableServer {
       await this.#pause(LOAD_RETRY_MS);
       if (term !== this.#term || this.#closed) return;
     }
-    const { messages, journal, users } = state;
-    core.restoreUsers(users, Date.now());
-    core.restoreStored(messages, Date.now());
-    core.restoreJournal(journal, this.#driver!.now());
+    const { chat, messages, users } = state;
+    // The chat's boot id and transit key, with this leader's term: clients
+    // keep their sessions across the change of leader (chat_identity.ts).
+    const core = new ServerState({ random, limits, store: "external", chat });
     const driver = this.#driver!;
+    const sessions = core.restore(state, driver.now());
+    // Where each session restored was reached: its node, until it sends.
+    this.node.restoreIngress(users, driver.now());
     const clock = { now: () => driver.now(), step: () => driver.step() };
     // A user's record writes apply in the order made (put, Offline, delete).
     this.#usersBridge = new EffectBridge(
@@ -232,7 +234,14 @@ export class DurableServer {
         handle: (r: UserRecordResult, now) =>
           core.handleUserRecordResult(r, now),
       },
-      (request) => this.#users.apply(request),
+      // A record says which node its client talks through (a hint for
+      // the next leader, runtime/cluster_node.ts).
+      (request) =>
+        this.#users.apply(
+          request.op === "put"
+            ? { ...request, record: this.node.withNode(request.record) }
+            : request,
+        ),
       {
         ...clock,
         orderBy: (q) => q.op === "put" ? q.record.name : q.name,
@@ -252,20 +261,26 @@ export class DurableServer {
       node,
       role: "leading",
       restored: messages.length,
+      sessions,
+      inFlight: state.journal.length,
     });
     driver.step();
   }
 
-  // Everything a new leader restores, or undefined when the store could not
-  // be read (each load already retries inside runtime/nats_store.ts).
+  // Everything a new leader restores, with its term of the chat, or
+  // undefined when the store could not be read (each load already retries
+  // inside runtime/nats_store.ts).
   async #loadState(): Promise<LeaderState | undefined> {
     try {
+      const chat = await takeLeaderTerm(this.#store, {
+        random: this.#options.random,
+      });
       const messages = await this.#store.loadAll();
       // Group messages a dead leader was fanning out (server/journal.ts).
       const journal = await this.#store.loadJournal();
       // Users and claimed names, as the last leader left them (issues 10, 14).
       const users = await this.#users.loadAll();
-      return { messages, journal, users };
+      return { chat, messages, journal, users };
     } catch {
       return undefined;
     }

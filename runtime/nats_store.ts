@@ -84,6 +84,11 @@ export const DEFAULT_JOURNAL_PREFIX = "udpchat.journal";
 export const DEFAULT_USERS_BUCKET = "udpchat_users";
 /** The default time to wait for a JetStream ACK or API answer, in ms. */
 export const DEFAULT_TIMEOUT_MS = 2_000;
+/**
+ * The key of the chat's identity (server/chat_identity.ts) in the users
+ * bucket: it has a dot, so no name's key (base64url) is ever this one.
+ */
+export const CHAT_IDENTITY_KEY = "chat.identity";
 
 /** Options of {@linkcode openNatsStore}. */
 export interface NatsStoreOptions {
@@ -613,6 +618,45 @@ export class NatsStore {
   }
 
   /**
+   * The chat's identity record (server/chat_identity.ts) in the users
+   * bucket, under {@linkcode CHAT_IDENTITY_KEY} (a key no name maps to:
+   * names are base64url tokens, without dots), with its revision.
+   *
+   * @throws when NATS does not answer.
+   */
+  async getChatIdentity(): Promise<
+    { text: string; revision: number } | undefined
+  > {
+    const entry = await this.#p.kv.get(CHAT_IDENTITY_KEY);
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    return { text: entry.string(), revision: entry.revision };
+  }
+
+  /**
+   * Writes the chat's identity record by compare-and-set: created when
+   * `revision` is absent (KV create), else replaced only if its revision
+   * is still `revision` (KV update).
+   *
+   * @returns Whether it was written (`false`: another node wrote first).
+   * @throws when NATS does not answer.
+   */
+  async putChatIdentity(
+    text: string,
+    options: { revision?: number } = {},
+  ): Promise<boolean> {
+    const kv = this.#p.kv;
+    try {
+      if (options.revision === undefined) {
+        await kv.create(CHAT_IDENTITY_KEY, text);
+      } else await kv.update(CHAT_IDENTITY_KEY, text, options.revision);
+      return true;
+    } catch (error) {
+      if (this.#isConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Every user record in the bucket, with its revision, for a node that
    * takes the lead (runtime/nats_users.ts).
    *
@@ -620,7 +664,9 @@ export class NatsStore {
    */
   async listUsers<T>(): Promise<UserEntry<T>[]> {
     const keys: string[] = [];
-    for await (const key of await this.#p.kv.keys()) keys.push(key);
+    for await (const key of await this.#p.kv.keys()) {
+      if (key !== CHAT_IDENTITY_KEY) keys.push(key);
+    }
     const entries: UserEntry<T>[] = [];
     for (const key of keys) {
       const entry = await this.#p.kv.get(key);

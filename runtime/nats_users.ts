@@ -130,7 +130,11 @@ export function parseUserRecord(value: unknown): UserRecord | undefined {
     typeof address !== "object" || address === null ||
     typeof address.hostname !== "string" ||
     typeof address.port !== "number" ||
-    (o.agreementKey !== undefined && typeof o.agreementKey !== "string")
+    (o.agreementKey !== undefined && typeof o.agreementKey !== "string") ||
+    (o.token !== undefined &&
+      (typeof o.token !== "string" || !/^[0-9a-f]{1,64}$/.test(o.token))) ||
+    (o.node !== undefined &&
+      (typeof o.node !== "string" || !/^[\w-]{1,64}$/.test(o.node)))
   ) {
     return undefined;
   }
@@ -145,6 +149,8 @@ export function parseUserRecord(value: unknown): UserRecord | undefined {
   if (typeof o.agreementKey === "string") {
     record.agreementKey = o.agreementKey;
   }
+  if (typeof o.token === "string") record.token = o.token;
+  if (typeof o.node === "string") record.node = o.node;
   if (o.claim !== undefined) {
     const c = o.claim as Record<string, unknown> | null;
     if (

@@ -11,11 +11,20 @@ import { CHANGE_LOG_MAX, CHANGE_LOG_TRIM } from "./constants.ts";
 
 /** The table's versions and what changed at each. */
 export class ChangeLog {
-  #version = 0;
+  #version: number;
   // `gone`: the change removed the row (a transient session left).
   #log: { version: number; name: string; gone?: true }[] = [];
 
-  /** The table's current version (0 before any change). */
+  /**
+   * @param options `base`: the version before the first change (default
+   * 0; a leader of a NATS-backed chat starts above every earlier leader's,
+   * chat_identity.ts `tableVersionBase`).
+   */
+  constructor(options: { base?: number } = {}) {
+    this.#version = options.base ?? 0;
+  }
+
+  /** The table's current version (the base before any change). */
   get version(): number {
     return this.#version;
   }

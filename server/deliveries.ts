@@ -32,6 +32,11 @@ export interface Delivery {
      * store only): deleted once `left` reaches 0.
      */
     journal?: string;
+    /**
+     * Runs once `left` reaches 0 (a fan-out recovered from the journal,
+     * whose entry waits for its stored copies too: server/journal.ts).
+     */
+    then?: (now: number) => void;
   };
   /** The sender's name. */
   from: string;
@@ -64,6 +69,12 @@ export interface DeliveriesOptions {
   held: (user: User, delivery: Delivery, now: number) => void;
   /** The recipient did not ACK in time: it goes Offline. */
   lost: (user: User, now: number) => void;
+  /**
+   * Whether nothing may be sent to a recipient yet: its deliveries wait in
+   * its queue until {@linkcode Deliveries.resume} (a restored session not
+   * heard from, restored_sessions.ts). Default: never.
+   */
+  paused?: (user: User) => boolean;
 }
 
 interface Flight {
@@ -143,6 +154,11 @@ export class Deliveries {
     return failed;
   }
 
+  /** Sends what waits for a recipient that was paused. */
+  resume(user: User, now: number): void {
+    this.#pump(user, now);
+  }
+
   /** Serves recipients waiting for room in the window, in turn. */
   serveWaiting(now: number): void {
     for (const u of this.#starved) {
@@ -163,6 +179,7 @@ export class Deliveries {
   #pump(user: User, now: number): void {
     const q = this.#queue(user);
     if (q.inFlight !== null || !user.online) return;
+    if (this.#options.paused?.(user) === true) return;
     if (this.#inFlight >= DELIVERY_WINDOW) {
       if (q.waiting.length > 0) this.#starved.add(user);
       return;

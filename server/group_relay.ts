@@ -6,7 +6,8 @@
  * With an external (durable) store it is written ahead (journal.ts): the
  * message is journaled before it is ACKed and fanned out, and the entry
  * deleted once the fan-out is resolved; a server taking the lead after a
- * crash turns the entries left into stored copies ({@linkcode GroupRelay.recover}).
+ * crash turns the entries left into stored copies, or live deliveries to
+ * the recipients whose sessions it kept ({@linkcode GroupRelay.recover}).
  *
  * @module
  */
@@ -121,8 +122,27 @@ export class GroupRelay {
    * @param now The current time (ms).
    */
   recover(entries: readonly JournalEntry[], now: number): void {
-    const { offline, notices } = this.#options;
-    recoverJournal(entries, { offline, notices, now });
+    const { offline, notices, users, deliveries } = this.#options;
+    recoverJournal(entries, {
+      offline,
+      notices,
+      now,
+      // A recipient whose session the new leader kept is Online: it gets
+      // the message live, as in any fan-out (saved if it does not ACK).
+      online: (name) => users.get(name)?.online === true,
+      deliverLive: (entry, names, then) => {
+        const fanOut = { left: names.length, then };
+        for (const name of names) {
+          deliveries.enqueue(users.get(name)!, {
+            fanOut,
+            from: entry.from,
+            group: true,
+            text: entry.text,
+            messageKey: entry.messageKey,
+          }, now);
+        }
+      },
+    });
   }
 
   /**
@@ -184,9 +204,13 @@ export class GroupRelay {
   #finish(
     sender: string,
     messageKey: string,
-    resolved: { fanOut: { journal?: string }; now: number },
+    resolved: {
+      fanOut: { journal?: string; then?: (now: number) => void };
+      now: number;
+    },
   ): void {
     const { fanOut, now } = resolved;
+    if (fanOut.then !== undefined) return fanOut.then(now);
     if (fanOut.journal !== undefined) {
       this.#options.offline.unjournal(fanOut.journal, now);
     }

@@ -7,7 +7,8 @@
  * or has a stored copy (server/group_relay.ts). A server that takes the
  * lead after a crash loads the entries left and turns each into stored
  * copies for the recipients that have none ({@linkcode recoverJournal}),
- * delivered at their next `reg` like any stored message. A private message the server takes
+ * delivered at their next `reg` like any stored message; a recipient whose
+ * session the new leader kept (Online) gets it live instead. A private message the server takes
  * `pending` is saved as a stored copy first (server/private_relay.ts).
  *
  * With the in-memory store nothing here runs: a crash loses the memory too.
@@ -26,6 +27,17 @@ export interface RecoveryOptions {
   notices: Notices;
   /** The current time (ms). */
   now: number;
+  /** Whether a recipient is Online (a session the new leader kept). */
+  online?: (name: string) => boolean;
+  /**
+   * Delivers the entry live to Online recipients; `then` runs once each
+   * has ACKed it or has a stored copy (server/group_relay.ts).
+   */
+  deliverLive?: (
+    entry: JournalEntry,
+    names: string[],
+    then: (now: number) => void,
+  ) => void;
 }
 
 /**
@@ -40,8 +52,9 @@ export function recoveredCopyId(entry: JournalEntry, index: number): string {
 /**
  * Turns journal entries left by a server that died into stored copies: for
  * each recipient listed that has no stored copy of the message (same sender
- * and message key) yet, one copy is saved; once every save is answered the
- * entry is deleted. A copy the store refuses is told to its sender
+ * and message key) yet, one copy is saved, or, for a recipient Online (its
+ * session kept), the message is delivered live; once every save is answered
+ * and every live delivery resolved the entry is deleted. A copy the store refuses is told to its sender
  * (`refused`) when the sender is known. Idempotent: copies already saved are
  * not saved again, and copy ids are deterministic.
  *
@@ -53,17 +66,27 @@ export function recoverJournal(
   options: RecoveryOptions,
 ): void {
   const { offline, notices, now } = options;
+  const online = options.online ?? (() => false);
   for (const entry of entries) {
     const { from, messageKey } = entry;
-    const missing = entry.recipients
+    const pending = entry.recipients
       .map((to, index) => ({ to, index }))
       .filter(({ to }) =>
         to !== from && !offline.hasCopy(to, { from, messageKey })
       );
-    const left = { n: missing.length };
+    const live = pending.filter(({ to }) => online(to)).map(({ to }) => to);
+    const missing = pending.filter(({ to }) => !online(to));
+    // The entry stays until every copy is saved and every live delivery
+    // resolved (one count for all of these).
+    const left = { n: missing.length + (live.length > 0 ? 1 : 0) };
     if (left.n === 0) {
       offline.unjournal(entry.id, now);
       continue;
+    }
+    if (live.length > 0) {
+      options.deliverLive?.(entry, live, (at) => {
+        if (--left.n === 0) offline.unjournal(entry.id, at);
+      });
     }
     for (const { to, index } of missing) {
       offline.save({

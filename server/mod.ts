@@ -35,6 +35,7 @@ export type {
 } from "./events.ts";
 export type {
   JournalEntry,
+  RestoredState,
   StoredMessage,
   StoreLimits,
   StoreRefusal,
@@ -43,6 +44,13 @@ export type {
   StoreResultFor,
 } from "./store.ts";
 export { MemoryStore } from "./memory_store.ts";
+export {
+  type ChatIdentity,
+  encodeChatIdentity,
+  newChatIdentity,
+  parseChatIdentity,
+  tableVersionBase,
+} from "./chat_identity.ts";
 export type {
   HeldClaim,
   HoldOptions,

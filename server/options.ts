@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ChatIdentity } from "./chat_identity.ts";
 import type { StoreLimits } from "./store.ts";
 
 /** Limits the server enforces. */
@@ -101,7 +102,6 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   savedBytesPerHost: 4 << 20,
   offlineNameTtlMs: 30 * 24 * 3_600_000,
 };
-
 /**
  * Where the offline store lives.
  *
@@ -121,4 +121,11 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Where the offline store lives (default `memory`). */
   store?: StoreMode;
+  /**
+   * The identity of a chat that outlives its leaders (a NATS-backed chat,
+   * chat_identity.ts): its boot id and transit key are used instead of this
+   * server's own, and its term keeps nonces, stored ids and table versions
+   * apart from every other leader's. None: the server is its own chat.
+   */
+  chat?: ChatIdentity;
 }

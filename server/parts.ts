@@ -10,6 +10,7 @@
 import type { Outbox } from "../protocol/machine.ts";
 import type { Retransmitter } from "../protocol/reliable.ts";
 import { Admission } from "./admission.ts";
+import { tableVersionBase } from "./chat_identity.ts";
 import { BOOT_ID_BYTES, COOKIE_KEY_BYTES } from "./constants.ts";
 import { Deliveries } from "./deliveries.ts";
 import type { ServerEvent } from "./events.ts";
@@ -26,6 +27,7 @@ import {
 import { Relay } from "./relay.ts";
 import { ReliableSender } from "./reliable_sender.ts";
 import { ResponseCache } from "./response_cache.ts";
+import { RestoredSessions } from "./restored_sessions.ts";
 import { Sessions } from "./sessions.ts";
 import type { ServerDropReason } from "./stats.ts";
 import { StoredDelivery } from "./stored_delivery.ts";
@@ -50,8 +52,13 @@ export interface PartsContext {
 
 /** The parts the façade dispatches to, and its boot id. */
 export interface ServerParts {
-  /** This server instance's boot id (hex). */
+  /** This server instance's boot id (hex): the chat's, in a chat. */
   bootId: string;
+  /**
+   * Whether the server leads a chat that outlives it (option `chat`,
+   * chat_identity.ts): sessions restored from the store live on.
+   */
+  chat: boolean;
   /** Rate limits and the unproven budget. */
   admission: Admission;
   /** The registered users by name, token and address. */
@@ -78,6 +85,8 @@ export interface ServerParts {
   notices: Notices;
   /** Transit sealing: keys per client address, envelopes in and out. */
   transit: ServerTransit;
+  /** Sessions restored from another leader, not heard from yet. */
+  restored: RestoredSessions;
   /** What the server holds: its gauges, and the sweep after a peak. */
   held: HeldState;
 }
@@ -102,13 +111,19 @@ export function makeParts(
   const { random } = options;
   const external = (options.store ?? "memory") !== "memory";
   const cookieKey = random(COOKIE_KEY_BYTES);
+  // A chat that outlives its leaders (chat_identity.ts) has one boot id and
+  // one transit key pair; its leader's term keeps nonces, stored ids and
+  // table versions apart from every other leader's.
+  const chat = options.chat;
   // The transit key pair comes from the cookie key's bytes through HKDF:
   // no more random bytes are drawn than before (protocol/transit_crypto.ts).
-  const transit = new ServerTransit(cookieKey, {
+  const transit = new ServerTransit(chat?.transitSeed ?? cookieKey, {
     mode: options.transit ?? "sealed",
+    noncePrefix: chat?.term,
   });
   const ids = new DatagramIds(random);
-  const bootId = randomHex(random, BOOT_ID_BYTES);
+  const ownBootId = randomHex(random, BOOT_ID_BYTES);
+  const bootId = chat?.bootId ?? ownBootId;
   const users = new UserIndex();
   const records = new UserRecords({
     store: external ? "external" : "memory",
@@ -150,6 +165,7 @@ export function makeParts(
     ids,
     onlineCount: () => users.onlineCount,
     emit,
+    versionBase: tableVersionBase(chat?.term ?? 0),
   });
   // A table change is never overtaken by what it caused (a delivery, a notice).
   const sender = new ReliableSender({
@@ -160,11 +176,15 @@ export function makeParts(
   const lost = (user: User, now: number) =>
     sessions.goOffline(user, "lost", now);
   const offline = new OfflineMessages({
-    bootId,
+    // Unique per leader: `<chat boot id>t<term>` in a chat, else its own
+    // (ids are NATS subject tokens: no dots).
+    bootId: chat === undefined ? ownBootId : `${chat.bootId}t${chat.term}`,
     memory: external ? undefined : new MemoryStore(limits),
   });
   const notices = new Notices({ sender, users });
+  const restored = new RestoredSessions();
   const deliveries: Deliveries = new Deliveries({
+    paused: (user) => restored.isUnheard(user),
     sender,
     delivered: (user, d, now) => relay.delivered(user, d, now),
     held: (user, d, now) => {
@@ -199,6 +219,8 @@ export function makeParts(
   });
   return {
     bootId,
+    chat: chat !== undefined,
+    restored,
     admission,
     users,
     sessions,

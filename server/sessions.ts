@@ -316,18 +316,26 @@ export class Sessions {
   }
 
   /**
-   * Brings back the users a durable store kept (another leader's), all
-   * Offline: their addresses are not trusted across leaders, their claims
-   * and X25519 keys are bound, and their names' expiry clocks run from when
-   * they were last seen (from `now` for those Online then). Transient
-   * sessions are not brought back: their records are deleted. Names already
-   * registered here are skipped.
+   * Brings back the users a durable store kept (another leader's), claims
+   * and X25519 keys bound. One Online in its record, with its token, comes
+   * back Online with that session at its address when `keepSession` allows
+   * (leader_restore.ts). Every other one comes back Offline, its address
+   * shown but not trusted, its name's expiry clock running from when it was
+   * last seen (from `now` for one Online then). Transient sessions' records
+   * are deleted; names already registered here are skipped.
    *
    * @param records The records, in any order.
-   * @param now The current time (ms since the epoch).
+   * @param options The current time (ms since the epoch), and whether a
+   * name's session may be kept.
+   * @returns The users brought back Online, with their sessions.
    */
-  restore(records: readonly UserRecord[], now: number): void {
+  restore(
+    records: readonly UserRecord[],
+    options: { now: number; keepSession: (name: string) => boolean },
+  ): User[] {
+    const { now, keepSession } = options;
     const back: UserRecord[] = [];
+    const online: User[] = [];
     for (const r of [...records].sort((a, b) => a.order - b.order)) {
       if (
         this.#users.get(r.name) !== undefined ||
@@ -342,12 +350,22 @@ export class Sessions {
       this.#users.add(user);
       this.#quota.count(r.name, user.address);
       this.#options.table().add(user);
+      if (
+        r.online && r.token !== undefined && keepSession(r.name) &&
+        this.#users.userAt(user.address) === undefined
+      ) {
+        this.#users.setToken(user, r.token);
+        this.#users.bindAddress(user, user.address);
+        this.#users.setOnline(user, true);
+        this.#options.table().restart(user);
+        online.push(user);
+      } else back.push(r);
       this.#options.table().changed(user, now);
-      back.push(r);
     }
     for (const { name, since } of expiryStarts(back, now)) {
       this.#offline.offlineSince(name, since);
     }
+    return online;
   }
 
   // A new user, logged in at once.

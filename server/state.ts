@@ -30,6 +30,8 @@ import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
 import type { ServerEvent } from "./events.ts";
 import type { ServerOptions } from "./options.ts";
+import { keepaliveAnswer } from "./keepalive_answer.ts";
+import { heardFrom, restoreUsers } from "./leader_restore.ts";
 import { makeParts, type ServerParts } from "./parts.ts";
 import type { Requester } from "./relay.ts";
 import type {
@@ -39,6 +41,7 @@ import type {
 } from "./stats.ts";
 import type {
   JournalEntry,
+  RestoredState,
   StoredMessage,
   StoreRequest,
   StoreResult,
@@ -175,6 +178,7 @@ export class ServerState implements Machine<ServerEvent> {
       // Plaintext from a keyed session: only `reg` may be (it starts one).
       return this.#drop("plaintext");
     }
+    heardFrom(this.#parts, from, now);
     this.#dispatch(decoded.message, { from, size: bytes.length, now });
   }
 
@@ -185,12 +189,17 @@ export class ServerState implements Machine<ServerEvent> {
     this.#parts.table.handleTimer(now);
     const expiry = this.#parts.sessions.nextExpiry;
     if (expiry !== undefined && expiry <= now) this.#parts.sessions.expire(now);
+    // Restored sessions never heard from: gone, as any silent client.
+    for (const user of this.#parts.restored.expire(now)) {
+      if (user.online) this.#parts.sessions.goOffline(user, "lost", now);
+    }
   }
 
   /**
    * The next time {@linkcode handleTimer} must run, if any: the earliest of
-   * the retransmission timer, the table's gathering timer and the expiry of
-   * the oldest Offline name.
+   * the retransmission timer, the table's gathering timer, the expiry of
+   * the oldest Offline name, the held-state sweep and the deadline of
+   * restored sessions not heard from.
    */
   getTimer(): number | undefined {
     const deadlines = [
@@ -198,6 +207,7 @@ export class ServerState implements Machine<ServerEvent> {
       this.#parts.table.flushAt,
       this.#parts.sessions.nextExpiry,
       this.#parts.held.sweepAt,
+      this.#parts.restored.deadline,
     ].filter((t) => t !== undefined);
     return deadlines.length === 0 ? undefined : Math.min(...deadlines);
   }
@@ -279,18 +289,41 @@ export class ServerState implements Machine<ServerEvent> {
   }
 
   /**
-   * Brings back the users another leader left in the durable store: all
-   * Offline, with their claims bound; they register again by themselves.
-   * Call on a fresh core, before any datagram.
+   * Brings back the users another leader left in the durable store, with
+   * their claims bound (leader_restore.ts): on a leader of the same chat
+   * (option `chat`), those Online with a session token and no stored
+   * message waiting (restore those first) come back Online with that
+   * session; the others come back Offline and their clients register again
+   * by themselves. Call on a fresh core, before any datagram;
+   * {@linkcode restore} does it all in order.
    *
    * @param records The stored user records.
    * @param now The current time (ms since the epoch).
+   * @returns The number of sessions kept.
    */
-  restoreUsers(records: readonly UserRecord[], now: number): void {
+  restoreUsers(records: readonly UserRecord[], now: number): number {
     const quiet = this.#events.length;
-    this.#parts.sessions.restore(records, now);
+    const kept = restoreUsers(this.#parts, records, { now });
     // Rows restored are not table changes anyone made: no console lines.
     this.#events.length = quiet;
+    return kept;
+  }
+
+  /**
+   * Everything a new leader restores, in order: stored messages, users
+   * (sessions kept where no stored message waits for them), then the
+   * journal (stored copies, or live deliveries to sessions kept).
+   *
+   * @param state What the durable store kept.
+   * @param now The current time (ms since the epoch).
+   * @returns The number of users brought back Online with their sessions.
+   */
+  restore(state: RestoredState, now: number): number {
+    this.restoreStored(state.messages, now);
+    const online = this.restoreUsers(state.users, now);
+    // Copies for the recipients Offline now, live for those kept Online.
+    this.restoreJournal(state.journal, now);
+    return online;
   }
 
   #drop(reason: ServerDropReason): void {
@@ -354,23 +387,15 @@ export class ServerState implements Machine<ServerEvent> {
     }
   }
 
-  // A client's keepalive (protocol/README.md, "Keepalives"): one small
-  // answer, never cached, never larger than the request, carrying the boot id
-  // so that a client learns of a restart, of being forgotten or of being
-  // marked Offline within one keepalive interval.
   #onKeepalive(
     m: KeepaliveMessage,
     datagram: { from: Address; size: number; now: number },
   ): void {
     const { from, size, now } = datagram;
-    const user = this.#parts.users.authenticate(m.tok, from);
-    const boot = this.#parts.bootId;
-    const answer: Message = user === undefined
-      ? { t: "err", id: m.id, code: "not_registered", boot }
-      : user.online
-      ? { t: "ack", id: m.id, boot }
-      : { t: "err", id: m.id, code: "offline", boot };
-    if (user === undefined) this.#drop("unauthenticated");
+    const answer = keepaliveAnswer(this.#parts, m, from);
+    if (answer.t === "err" && answer.code === "not_registered") {
+      this.#drop("unauthenticated");
+    }
     this.#parts.responses.answerOnce(from, answer, { requestSize: size, now });
   }
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { UserRecord } from "./user_records.ts";
+
 /** One message saved for an Offline user. */
 export interface StoredMessage {
   /**
@@ -151,4 +153,18 @@ export interface StoreLimits {
   total: number;
   /** Most text saved in total, in UTF-16 code units. */
   bytesTotal: number;
+}
+
+/**
+ * What a durable store kept, as a new leader restores it
+ * (`ServerState.restore`): stored messages (oldest first per recipient),
+ * user records and journal entries (oldest first).
+ */
+export interface RestoredState {
+  /** The stored messages. */
+  messages: readonly StoredMessage[];
+  /** The user records (server/user_records.ts). */
+  users: readonly UserRecord[];
+  /** The group messages a dead leader was fanning out (server/journal.ts). */
+  journal: readonly JournalEntry[];
 }

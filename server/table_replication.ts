@@ -63,13 +63,19 @@ export interface TableReplicationOptions {
   onlineCount: () => number;
   /** Reports a table change. */
   emit: (event: ServerEvent) => void;
+  /**
+   * The version before the first change (default 0): a leader of a
+   * NATS-backed chat starts above every earlier leader's
+   * (chat_identity.ts, `tableVersionBase`).
+   */
+  versionBase?: number;
 }
 
 /** The table's versions, its change log and every client's replica. */
 export class TableReplication {
   #options: TableReplicationOptions;
   #replicas = new Map<string, Replica>();
-  #log = new ChangeLog();
+  #log: ChangeLog;
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
   #transfers: TableTransfers;
@@ -81,6 +87,7 @@ export class TableReplication {
   /** @param options The retransmitter, outbox, ids and hooks. */
   constructor(options: TableReplicationOptions) {
     this.#options = options;
+    this.#log = new ChangeLog({ base: options.versionBase });
     this.#transfers = new TableTransfers({
       retransmitter: options.retransmitter,
       ids: options.ids,

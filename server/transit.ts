@@ -85,18 +85,24 @@ const SESSION_CACHE = 4096;
 /** Transit keys per client address, and the sealing of datagrams. */
 export class ServerTransit {
   #key: AgreementKey | undefined;
-  #nonces = new NonceCounter();
+  #nonces: NonceCounter;
   #byAddress = new Map<string, { address: Address; session: TransitSession }>();
   #byClientKey = new Map<string, TransitSession>();
   #pruneAt = 1024;
 
   /**
-   * @param seed Secret random bytes of this boot (the server's key pair is
-   * derived from them).
-   * @param options The mode: `clear` keys nothing and seals nothing.
+   * @param seed Secret random bytes of this boot, or of the chat
+   * (server/chat_identity.ts): the server's key pair is derived from them.
+   * @param options The mode (`clear` keys nothing and seals nothing), and
+   * the nonce prefix: the leader's term in a chat whose leaders share the
+   * key pair (default 0).
    */
-  constructor(seed: Uint8Array, options: { mode: TransitMode }) {
+  constructor(
+    seed: Uint8Array,
+    options: { mode: TransitMode; noncePrefix?: number },
+  ) {
     this.#key = options.mode === "sealed" ? serverTransitKey(seed) : undefined;
+    this.#nonces = new NonceCounter({ prefix: options.noncePrefix ?? 0 });
   }
 
   /** The server's public key of this boot (base64url), unless `clear`. */
@@ -167,6 +173,25 @@ export class ServerTransit {
         ? d
         : { to: d.to, bytes: session.seal(d.bytes, this.#nonces.next()) };
     });
+  }
+
+  /**
+   * Keys the session of a user a new leader restored Online with its
+   * session (server/sessions.ts, `restore`): the same keys its client
+   * holds, since every leader of the chat has the same key pair.
+   *
+   * @param user The restored user, at its address, with its X25519 key.
+   */
+  restore(user: User): void {
+    const session = user.agreementKey === undefined
+      ? undefined
+      : this.#sessionFor(user.agreementKey);
+    if (session !== undefined) {
+      this.#byAddress.set(addressKey(user.address), {
+        address: user.address,
+        session,
+      });
+    }
   }
 
   // A welcome to `address`: its session is the welcomed user's key, or none.

@@ -58,6 +58,18 @@ export interface UserRecord {
   /** The X25519 public key published in its row (base64url), if any. */
   agreementKey?: string;
   /**
+   * The session token (hex) of a user Online when written: the next
+   * leader brings the session back with it (issue 10, "Failover"). Absent
+   * for an Offline user. A secret, as the store's other contents are.
+   */
+  token?: string;
+  /**
+   * The cluster node its client talks through, as the adapter saw it
+   * (runtime/durable_server.ts): where the next leader reaches a restored
+   * session before the client sends anything. A hint, never trusted.
+   */
+  node?: string;
+  /**
    * The claim (issue 14): the Ed25519 public key bound to the name and the
    * X25519 key bound with it, both base64url.
    */
@@ -170,6 +182,7 @@ export function recordOf(
   if (user.agreementKey !== undefined) {
     record.agreementKey = user.agreementKey;
   }
+  if (user.online && user.token !== "") record.token = user.token;
   if (options.claim !== undefined) record.claim = options.claim;
   return record;
 }
@@ -177,7 +190,8 @@ export function recordOf(
 /**
  * A user brought back from its record by a new leader: Offline, with no
  * token, at its last address (shown, never trusted), with its X25519 key
- * and claimed flag.
+ * and claimed flag. Sessions bring its session back when the record has
+ * one (server/sessions.ts, `restore`).
  *
  * @param record The stored record.
  * @param order Its registration order on this server.

@@ -61,3 +61,18 @@ export function assertThrows(fn: () => unknown, msg?: string): unknown {
 export function assertMatch(value: string, re: RegExp, msg?: string): void {
   assert.match(value, re, msg);
 }
+
+/** Asserts that the promise `fn` returns rejects, and returns the error. */
+export async function assertRejects(
+  fn: () => Promise<unknown>,
+  msg?: string,
+): Promise<unknown> {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new assert.AssertionError({
+    message: msg ?? "expected promise to reject",
+  });
+}

@@ -6,6 +6,13 @@ import { assertEquals } from "./_assert.ts";
 import type { NatsServer } from "./_nats_server.ts";
 import { Proc } from "./_proc.ts";
 
+/**
+ * A client's lines when it registers again by itself: a client that kept
+ * its session across a change of leader prints none of them.
+ */
+export const RECOVERY =
+  /^\[The server (restarted; registered again|marked you Offline; registering again)\.\]$/;
+
 /** Starts `udpchat -s PORT --store nats://...` and waits until it is online. */
 export async function startNode(
   port: number,

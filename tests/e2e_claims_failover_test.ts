@@ -8,10 +8,10 @@
  * refused (exit status 5) and receive nothing; the real userN registers
  * with its passphrase and gets its message; an unclaimed Offline user is
  * still in the new leader's table, Offline; a claimed user Online through
- * the other node registers again by itself, signing as at any registration.
+ * the other node keeps its session (nothing to sign again).
  * Real processes on 127.0.0.1.
  */
-import { startNode } from "./_cluster.ts";
+import { RECOVERY, startNode } from "./_cluster.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { freePort, Proc } from "./_proc.ts";
@@ -92,15 +92,16 @@ Deno.test({
     );
 
     // The leader dies; node 2 leads with what JetStream kept.
+    const j0 = J.lines.length;
+    const k0 = K.lines.length;
     n1.kill("SIGKILL");
     await n1.status;
     await n1[Symbol.asyncDispose]();
     await n2.waitFor(
-      /^\[Node .* leads the chat: 1 stored message restored\.\]$/,
+      /^\[Node .* leads the chat: 1 stored message restored, 2 sessions kept\.\]$/,
     );
-    const j0 = await J.waitFor("[The server restarted; registered again.]");
-    // A claimed client signs its registration again by itself.
-    const k0 = await K.waitFor("[The server restarted; registered again.]");
+    // userJ and userK keep their sessions: the new leader sends them its
+    // table, with userK Online, and neither registers again.
     await J.waitFor(online("userK"), { from: j0 });
     assertEquals(K.count((l) => l.includes("protected by a passphrase")), 0);
     // The unclaimed Offline user is still there, Offline, in the new table.
@@ -136,6 +137,7 @@ Deno.test({
     await J.waitFor(online("userN"), { from: j0 });
 
     assertEquals(K.count(/^\[Exiting|not responding/, k0), 0);
+    for (const p of [J, K]) assertEquals(p.count(RECOVERY), 0, p.label);
     for (const p of [back, J, K]) {
       await p.type("exit");
       assertEquals(await p.status, 0, `${p.label} exits with 0`);

@@ -12,6 +12,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { freePort, Proc, startClient } from "./_proc.ts";
 import { LEASE_MS } from "../runtime/cluster_link.ts";
+import { RECOVERY } from "./_cluster.ts";
 
 if (NATS_SKIP_REASON !== undefined) {
   // deno-lint-ignore no-console
@@ -65,7 +66,9 @@ Deno.test({
     await first.status;
     await first[Symbol.asyncDispose]();
     await using server = await startDurableServer(sp, nats);
-    await A.waitFor("[The server restarted; registered again.]", { from: a0 });
+    await server.waitFor(
+      /^\[Node .* leads the chat: 100 stored messages restored, 1 session kept\.\]$/,
+    );
 
     await using B = await startClient("userB", sp, bPort, {
       args: [],
@@ -86,6 +89,10 @@ Deno.test({
         from: a0,
       },
     );
+    // userA's session outlived the server: the restarted node leads the
+    // same chat (its boot id, transit key and userA's token are in
+    // JetStream), so userA was told the notices without registering again.
+    assertEquals(A.count(RECOVERY, a0), 0, A.lines.join("\n"));
     await server.type("stats");
     for (const p of [A, B]) {
       await p.type("exit");

@@ -4,19 +4,23 @@
  * -js` the test starts); a recipient frozen with SIGSTOP so that the leading
  * node's delivery to it is outstanding; a message sent to it; the leader
  * killed with SIGKILL; the recipient thawed with SIGCONT. With `--failover`
- * it reaches another node, registers again and shows the message exactly
- * once, and the sender is told it was delivered: the new leader recovered
- * the message from the journal (a group message) or from the copy saved
- * before `pending` (a private one) and delivered it from the offline list.
+ * it reaches another node and shows the message exactly once. A group
+ * message: the new leader recovered it from the journal and delivered it
+ * live to the recipient, whose session it kept, as every other client's.
+ * A private message: the copy saved before `pending` waits for the
+ * recipient, so the new leader brings it back Offline; its client registers
+ * again and gets it from the offline list, and the sender is told it was
+ * delivered.
  *
  * The frozen client may also find the leader's live copy (or, for a private
  * message, the sender's own) in its socket buffer when thawed: it shows that
  * one, and drops the recovered copy as shown before (client/inbox.ts), which
  * still counts as delivered. Without write-ahead the new leader knows
- * nothing of the message, and the sender never hears of its delivery.
+ * nothing of the message: its lead line recovers none in flight, and the
+ * sender of the private one never hears of its delivery.
  */
-import { exitAll, killNode, startNode } from "./_cluster.ts";
-import { assertEquals } from "./_assert.ts";
+import { exitAll, killNode, RECOVERY, startNode } from "./_cluster.ts";
+import { assertEquals, assertMatch } from "./_assert.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { freePort, serverStats, startClient } from "./_proc.ts";
 
@@ -57,7 +61,7 @@ async function threeNodes(nats: NatsServer) {
 
 Deno.test({
   name:
-    "the leader killed while a group message is on its way to a frozen client: the client, thawed, shows it once after failover; the sender is told it was delivered",
+    "the leader killed while a group message is on its way to a frozen client: the client, thawed, shows it once after failover with its session kept; the new leader recovered it from the journal",
   ignore,
   fn: async () => {
     await using nats = await NatsServer.start();
@@ -76,16 +80,25 @@ Deno.test({
     B.kill("SIGCONT");
 
     await B.waitFor(/not responding; now using /);
-    await B.waitFor("[The server restarted; registered again.]");
-    // Recovered from the journal and delivered from the offline list: the
-    // sender hears that userB has it.
-    await A.waitFor(/^\[Offline Message sent at .* received by userB\]$/);
     // Exactly once, however it came: a later message is shown after it, and
     // the first was shown once.
     await A.type("send_all and after the failover");
     await B.waitFor("Group Chat userA: and after the failover");
     assertEquals(B.count((l) => l.endsWith(text)), 1, B.lines.join("\n"));
     assertEquals(C.count((l) => l.endsWith(text)), 1, "userC once too");
+    // Every session was kept: not a line about it.
+    for (const p of [A, B, C]) {
+      assertEquals(p.count(RECOVERY), 0, `${p.label}: ${p.lines.join("\n")}`);
+    }
+    // The new leader recovered the message from the journal, and delivered
+    // it live to userB's session (without write-ahead it knows nothing of
+    // it). A `stats` line is read after the lead line it follows.
+    for (const n of [n2, n3]) await serverStats(n);
+    const lead = [...n2.lines, ...n3.lines].filter((l) =>
+      l.includes("leads the chat")
+    );
+    assertEquals(lead.length, 1, lead.join("\n"));
+    assertMatch(lead[0], /, 1 message in flight recovered\.\]$/);
     await exitAll(A, B, C);
   },
 });
@@ -116,7 +129,7 @@ Deno.test({
     B.kill("SIGCONT");
 
     await B.waitFor(/not responding; now using /);
-    await B.waitFor("[The server restarted; registered again.]");
+    await B.waitFor("[The server marked you Offline; registering again.]");
     // The copy saved before `pending` is delivered from the offline list.
     await A.waitFor(/^\[Offline Message sent at .* received by userB\]$/, {
       from: a0,
@@ -124,6 +137,7 @@ Deno.test({
     await A.type("send userB and after the failover");
     await B.waitFor("userA: and after the failover");
     assertEquals(B.count((l) => l.endsWith(text)), 1, B.lines.join("\n"));
+    for (const p of [A, C]) assertEquals(p.count(RECOVERY), 0, p.label);
     await exitAll(A, B, C);
   },
 });

@@ -4,9 +4,11 @@
  * bucket; a first claim is compare-and-set, so a second key is `taken`; an
  * unclaimed put keeps the claim; a delete frees the name for a new claim;
  * `loadAll` returns every record; with NATS gone, requests are
- * `unavailable`.
+ * `unavailable`. The chat's identity record (runtime/chat_term.ts): one
+ * boot id and transit seed, a new term per leader, compare-and-set.
  */
-import { assertEquals } from "./_assert.ts";
+import { assertEquals, assertRejects } from "./_assert.ts";
+import { takeLeaderTerm } from "../runtime/chat_term.ts";
 import { NATS_SKIP_REASON, NatsServer } from "./_nats_server.ts";
 import { openNatsStore } from "../runtime/nats_store.ts";
 import { NatsUserRecords } from "../runtime/nats_users.ts";
@@ -112,6 +114,49 @@ Deno.test({
     } finally {
       await a.close();
       await b.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "nats chat identity: the first leader makes it, each next leader takes the next term, nodes racing never share one, and no name lists it",
+  ignore,
+  fn: async () => {
+    await using server = await NatsServer.start();
+    const stores = await Promise.all(
+      [1, 2, 3].map(() =>
+        openNatsStore([server.url], { limits: DEFAULT_SERVER_LIMITS })
+      ),
+    );
+    try {
+      const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+      const first = await takeLeaderTerm(stores[0], { random });
+      assertEquals(first.term, 1);
+      // Three nodes race for terms: every term is taken once, in order.
+      const raced = await Promise.all(
+        stores.map((s) => takeLeaderTerm(s, { random })),
+      );
+      assertEquals(raced.map((c) => c.term).sort(), [2, 3, 4]);
+      for (const chat of raced) {
+        assertEquals(chat.bootId, first.bootId, "one boot id for the chat");
+        assertEquals(chat.transitSeed, first.transitSeed, "one transit seed");
+      }
+      // The identity is not a user record.
+      await new NatsUserRecords(stores[0]).apply({
+        op: "put",
+        id: 1,
+        record: record("userA"),
+      });
+      const users = await new NatsUserRecords(stores[1]).loadAll();
+      assertEquals(users.map((u) => u.name), ["userA"]);
+      // A malformed identity is never led with.
+      await stores[0].putChatIdentity("{}", {
+        revision: (await stores[0].getChatIdentity())!.revision,
+      });
+      await assertRejects(() => takeLeaderTerm(stores[1], { random }));
+    } finally {
+      for (const s of stores) await s.close();
     }
   },
 });

@@ -141,7 +141,13 @@ const LINES: {
       kind: "status",
       event: "cluster_node",
       text: "[Node n5000 leads the chat: 100 stored messages restored.]",
-      data: { node: "n5000", role: "leading", restored: 100 },
+      data: {
+        node: "n5000",
+        role: "leading",
+        restored: 100,
+        sessions: 0,
+        inFlight: 0,
+      },
     },
   },
   {
@@ -155,7 +161,36 @@ const LINES: {
       kind: "status",
       event: "cluster_node",
       text: "[Node n5003 leads the chat: 1 stored message restored.]",
-      data: { node: "n5003", role: "leading", restored: 1 },
+      data: {
+        node: "n5003",
+        role: "leading",
+        restored: 1,
+        sessions: 0,
+        inFlight: 0,
+      },
+    },
+  },
+  {
+    event: {
+      type: "cluster_node",
+      node: "n5004",
+      role: "leading",
+      restored: 0,
+      sessions: 1,
+      inFlight: 2,
+    },
+    line: {
+      kind: "status",
+      event: "cluster_node",
+      text:
+        "[Node n5004 leads the chat: 0 stored messages restored, 1 session kept, 2 messages in flight recovered.]",
+      data: {
+        node: "n5004",
+        role: "leading",
+        restored: 0,
+        sessions: 1,
+        inFlight: 2,
+      },
     },
   },
   {

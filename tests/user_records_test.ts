@@ -5,16 +5,20 @@
  * once its record is `saved`, refused when the store is `unavailable` or
  * binds another key; `restoreUsers` on a new leader's core bringing every
  * user back Offline with its claim, so that an impostor is refused and the
- * owner, with its key, is welcomed and gets its stored messages. The
- * in-memory store makes no request at all.
+ * owner, with its key, is welcomed and gets its stored messages. A new
+ * leader of the same chat (chat_identity.ts) keeps the sessions of users
+ * Online: nothing is registered again. The in-memory store makes no request
+ * at all.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import type { Address } from "../protocol/address.ts";
+import { type Address, sameAddress } from "../protocol/address.ts";
 import { claimKeyFromSeed } from "../protocol/claim.ts";
 import { agreementKeyFromSecret } from "../protocol/e2e_crypto.ts";
 import type { OutputEvent } from "../protocol/events.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
+import { type ChatIdentity, newChatIdentity } from "../server/chat_identity.ts";
 import { MemoryStore } from "../server/memory_store.ts";
+import { RESTORED_GRACE_MS } from "../server/restored_sessions.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../server/options.ts";
 import { ServerState } from "../server/state.ts";
 import {
@@ -49,11 +53,18 @@ class DurableCore implements Node {
   #held: UserRecordRequest[] = [];
   #memory = new MemoryStore(DEFAULT_SERVER_LIMITS);
 
-  constructor(options: { limits?: Partial<ServerLimits>; seed?: number }) {
+  constructor(
+    options: {
+      limits?: Partial<ServerLimits>;
+      seed?: number;
+      chat?: ChatIdentity;
+    },
+  ) {
     this.server = new ServerState({
       random: seededBytes(options.seed ?? 1),
       limits: options.limits,
       store: "external",
+      chat: options.chat,
     });
   }
 
@@ -132,7 +143,11 @@ interface Durable {
 }
 
 function durable(
-  options: { limits?: Partial<ServerLimits>; seed?: number } = {},
+  options: {
+    limits?: Partial<ServerLimits>;
+    seed?: number;
+    chat?: ChatIdentity;
+  } = {},
 ): Durable {
   const net = new FakeNet();
   const core = new DurableCore(options);
@@ -456,4 +471,111 @@ Deno.test("user records: the in-memory store makes no request and holds no claim
   net.run(DAY + 1000);
   assertEquals(server.table, []);
   assertEquals(server.userRecordRequests(), []);
+});
+
+// Leader 1 of a chat has userA, userB and userC Online; userC has a message
+// waiting (saved while it was briefly Offline is not possible here, so the
+// store is handed one). Leader 2 restores what the store kept and takes
+// leader 1's address: with the chat's identity (`same chat`) or without.
+function handover(options: { sameChat: boolean; silent?: Address }) {
+  const chat = { ...newChatIdentity(seededBytes(99)), term: 1 };
+  const d = durable({ seed: 1, chat });
+  const a = d.join(clientAddr(1), { name: "userA", seed: 1 });
+  const b = d.join(clientAddr(2), { name: "userB", seed: 2 });
+  const c = d.join(clientAddr(3), { name: "userC", seed: 3 });
+  assertEquals([a.phase, b.phase, c.phase], ["online", "online", "online"]);
+  const lines = (at: Address) => d.net.lines(at).length;
+  const before = [1, 2, 3].map((i) => lines(clientAddr(i)));
+  const next = new DurableCore({
+    seed: 2,
+    chat: options.sameChat ? { ...chat, term: 2 } : undefined,
+  });
+  const kept = next.server.restore({
+    users: [...d.core.kv.values()],
+    messages: [{
+      id: "x-1",
+      to: "userC",
+      from: "userA",
+      group: false,
+      text: "waiting for C",
+      messageKey: "userA:0102030405:1",
+      savedAt: "2026-12-01 02:00:00",
+    }],
+    journal: [],
+  }, d.net.now);
+  d.net.add(SERVER, next);
+  const silent = options.silent;
+  if (silent !== undefined) {
+    // That client is cut off from now on (its node died; it is gone).
+    d.net.filter = ({ from, to }) =>
+      sameAddress(from, silent) || sameAddress(to, silent);
+  }
+  // Longer than one keepalive interval (at most 25 s).
+  d.net.run(30_000);
+  const after = (i: number) => d.net.lines(clientAddr(i)).slice(before[i - 1]);
+  return { d, a, b, c, kept, next, after };
+}
+
+Deno.test("user records: a new leader of the same chat keeps the sessions of users Online; one with a message waiting registers again and gets it", () => {
+  const { d, b, kept, next, after } = handover({ sameChat: true });
+  assertEquals(kept, 2, "userA's and userB's sessions kept");
+  // userA and userB: not a line about the server, and still Online.
+  for (const i of [1, 2]) {
+    assertEquals(
+      after(i).filter((l) => /server|registering/i.test(l)),
+      [],
+      after(i).join("\n"),
+    );
+  }
+  // userC had a message waiting: Offline on the new leader, its client
+  // registers again by itself and gets it.
+  assert(
+    after(3).includes("[The server marked you Offline; registering again.]"),
+    after(3).join("\n"),
+  );
+  assert(
+    after(3).some((l) => l.endsWith("waiting for C")),
+    after(3).join("\n"),
+  );
+  assertEquals(next.server.table.map((r) => [r[0], r[3]]), [
+    ["userA", 1],
+    ["userB", 1],
+    ["userC", 1],
+  ]);
+  // The chat goes on, sealed under the chat's key, with no registration.
+  const regs = next.server.stats().dropped;
+  type(d, b, "send_all after the handover");
+  assert(
+    after(1).includes("Group Chat userB: after the handover"),
+    after(1).join("\n"),
+  );
+  assert(after(2).includes("[Group Message received by Server.]"));
+  assertEquals(next.server.stats().dropped.sealed, regs.sealed);
+});
+
+Deno.test("user records: a new leader of another chat (no shared identity) keeps no session: every client registers again", () => {
+  const { kept, after } = handover({ sameChat: false });
+  assertEquals(kept, 0);
+  for (const i of [1, 2]) {
+    assert(
+      after(i).includes("[The server restarted; registered again.]"),
+      after(i).join("\n"),
+    );
+  }
+});
+
+Deno.test("user records: a kept session is not sent to until its client is heard from, and goes Offline if it never is, what waited for it saved", () => {
+  const { d, b, next } = handover({ sameChat: true, silent: clientAddr(1) });
+  // 30 s after the handover, userA was never heard from: a message for it
+  // waits (a delivery would have timed out in 0.5 s and marked it Offline
+  // falsely while its client moved to another node).
+  type(d, b, "send_all while userA is unheard");
+  d.net.run(20_000);
+  assertEquals(next.server.table[0].slice(0, 1), ["userA"]);
+  assertEquals(next.server.table[0][3], 1, "userA still Online");
+  assertEquals(next.server.stats().offlineMessages, 0);
+  // Past the grace: userA is gone, the message saved for it.
+  d.net.run(RESTORED_GRACE_MS);
+  assertEquals(next.server.table[0][3], 0, "userA Offline");
+  assertEquals(next.server.stats().offlineMessages, 1);
 });
