@@ -9,6 +9,7 @@
 import {
   type ChatIdentity,
   encodeChatIdentity,
+  MAX_TERM,
   newChatIdentity,
   parseChatIdentity,
 } from "../server/chat_identity.ts";
@@ -31,8 +32,9 @@ export type ChatIdentityBucket = Pick<
  * @param options Random bytes, for a new chat's boot id and transit seed.
  * @returns The identity with this leader's term.
  * @throws when NATS does not answer, when other nodes won the record
- * {@linkcode TERM_ATTEMPTS} times in a row, or when the stored record is
- * malformed (a leader never serves with a made-up identity).
+ * {@linkcode TERM_ATTEMPTS} times in a row, when the stored record is
+ * malformed (a leader never serves with a made-up identity), or when the
+ * chat used its last term (`MAX_TERM`).
  */
 export async function takeLeaderTerm(
   bucket: ChatIdentityBucket,
@@ -48,6 +50,11 @@ export async function takeLeaderTerm(
     const stored = parseChatIdentity(held.text);
     if (stored === undefined) {
       throw new Error("the chat's identity record in NATS is malformed");
+    }
+    if (stored.term + 1 >= MAX_TERM) {
+      throw new Error(
+        `the chat has had ${stored.term} leaders, the most its terms allow`,
+      );
     }
     const chat = { ...stored, term: stored.term + 1 };
     const written = await bucket.putChatIdentity(encodeChatIdentity(chat), {

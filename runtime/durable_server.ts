@@ -272,14 +272,15 @@ export class DurableServer {
   // inside runtime/nats_store.ts).
   async #loadState(): Promise<LeaderState | undefined> {
     try {
-      const chat = await takeLeaderTerm(this.#store, {
-        random: this.#options.random,
-      });
       const messages = await this.#store.loadAll();
       // Group messages a dead leader was fanning out (server/journal.ts).
       const journal = await this.#store.loadJournal();
       // Users and claimed names, as the last leader left them (issues 10, 14).
       const users = await this.#users.loadAll();
+      // The term last, once everything loaded: a failed load uses none.
+      const chat = await takeLeaderTerm(this.#store, {
+        random: this.#options.random,
+      });
       return { chat, messages, journal, users };
     } catch {
       return undefined;

@@ -86,7 +86,13 @@ export class ClaimWait {
       claims.keyOf(user.name) !== undefined
     ) return false;
     const claim = { key: login.claim, agreementKey: login.agreementKey };
-    const record = recordOf({ ...user, online: true, address: login.from }, {
+    const record = recordOf({
+      ...user,
+      online: true,
+      address: login.from,
+      // The session's token is made at the welcome: none in this record.
+      token: "",
+    }, {
       now: login.now,
       claim,
     });

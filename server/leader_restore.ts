@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { Address } from "../protocol/address.ts";
 import type { ServerParts } from "./parts.ts";
+import type { User } from "./user.ts";
 import type { UserRecord } from "./user_records.ts";
 
 /**
@@ -41,20 +41,15 @@ export function restoreUsers(
 }
 
 /**
- * A datagram that passed validation came from `from`: a kept session there
- * not heard from until now gets what waited for it.
+ * An authenticated request or keepalive came from `user` (its token, from
+ * its address): if its session was restored and not heard from until now,
+ * what waited for it goes. Never on a `reg` or an unauthenticated datagram:
+ * a forged source must not end the wait.
  *
  * @param parts The server's parts.
- * @param from The datagram's source.
+ * @param user The user it authenticated as.
  * @param now The current time (ms).
  */
-export function heardFrom(
-  parts: ServerParts,
-  from: Address,
-  now: number,
-): void {
-  const { users, restored, deliveries } = parts;
-  if (restored.deadline === undefined) return;
-  const user = users.userAt(from);
-  if (user !== undefined && restored.heard(user)) deliveries.resume(user, now);
+export function heardFrom(parts: ServerParts, user: User, now: number): void {
+  if (parts.restored.heard(user)) parts.deliveries.resume(user, now);
 }

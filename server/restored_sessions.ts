@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { addressKey } from "../protocol/address.ts";
 import type { User } from "./user.ts";
 
 /**
@@ -24,7 +25,8 @@ export const RESTORED_GRACE_MS = 60_000;
 
 /** Restored sessions not heard from yet, and their deadline. */
 export class RestoredSessions {
-  #unheard = new Set<User>();
+  // Each unheard user, with the address its session was restored at.
+  #unheard = new Map<User, string>();
   #deadline: number | undefined;
 
   /**
@@ -35,13 +37,18 @@ export class RestoredSessions {
    */
   wait(users: readonly User[], now: number): void {
     if (users.length === 0) return;
-    for (const user of users) this.#unheard.add(user);
+    for (const user of users) this.#unheard.set(user, addressKey(user.address));
     this.#deadline = now + RESTORED_GRACE_MS;
   }
 
-  /** Whether nothing may be sent to this user yet. */
+  /**
+   * Whether nothing may be sent to this user yet: its restored session was
+   * not heard from (a user that registered since, from another address, is
+   * no longer waited for).
+   */
   isUnheard(user: User): boolean {
-    return this.#unheard.has(user);
+    const at = this.#unheard.get(user);
+    return at !== undefined && at === addressKey(user.address);
   }
 
   /**
@@ -69,7 +76,7 @@ export class RestoredSessions {
    */
   expire(now: number): User[] {
     if (this.#deadline === undefined || now < this.#deadline) return [];
-    const gone = [...this.#unheard];
+    const gone = [...this.#unheard.keys()].filter((u) => this.isUnheard(u));
     this.#unheard.clear();
     this.#deadline = undefined;
     return gone;

@@ -178,7 +178,6 @@ export class ServerState implements Machine<ServerEvent> {
       // Plaintext from a keyed session: only `reg` may be (it starts one).
       return this.#drop("plaintext");
     }
-    heardFrom(this.#parts, from, now);
     this.#dispatch(decoded.message, { from, size: bytes.length, now });
   }
 
@@ -372,6 +371,9 @@ export class ServerState implements Machine<ServerEvent> {
         { requestSize: size, now },
       );
     }
+    // An authenticated request: a session restored from another leader is
+    // heard from (leader_restore.ts).
+    heardFrom(this.#parts, user, now);
     const req: Requester = { user, from, size };
     switch (m.t) {
       case "dereg":
@@ -393,6 +395,8 @@ export class ServerState implements Machine<ServerEvent> {
   ): void {
     const { from, size, now } = datagram;
     const answer = keepaliveAnswer(this.#parts, m, from);
+    const user = this.#parts.users.authenticate(m.tok, from);
+    if (user !== undefined) heardFrom(this.#parts, user, now);
     if (answer.t === "err" && answer.code === "not_registered") {
       this.#drop("unauthenticated");
     }

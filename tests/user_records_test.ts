@@ -579,3 +579,27 @@ Deno.test("user records: a kept session is not sent to until its client is heard
   assertEquals(next.server.table[0][3], 0, "userA Offline");
   assertEquals(next.server.stats().offlineMessages, 1);
 });
+
+Deno.test("user records: a forged datagram from a kept session's address does not end the wait: no false Offline", () => {
+  const { d, b, next } = handover({ sameChat: true, silent: clientAddr(1) });
+  // userA's client is gone; someone forges plaintext from its address: a
+  // `reg` of another name, and a keepalive with a made-up token.
+  d.net.remove(clientAddr(1));
+  d.net.filter = undefined;
+  const forged = (m: Record<string, unknown>) =>
+    new TextEncoder().encode(JSON.stringify({ v: 1, ...m }));
+  d.net.inject(clientAddr(1), SERVER, forged({ t: "reg", id: 9, name: "zzz" }));
+  d.net.inject(
+    clientAddr(1),
+    SERVER,
+    forged({ t: "ka", id: 10, tok: "0".repeat(32) }),
+  );
+  type(d, b, "send_all after the forgery");
+  d.net.run(20_000);
+  assertEquals(next.server.table[0].slice(0, 1), ["userA"]);
+  assertEquals(
+    next.server.table[0][3],
+    1,
+    "userA still Online, still waited for",
+  );
+});
