@@ -56,6 +56,8 @@ interface Assembly {
   from: number | undefined;
   parts: (Row[] | undefined)[];
   got: number;
+  /** A quiet update (`q: 1`): applied, not printed. */
+  quiet: boolean;
 }
 
 /** The table as this client knows it. */
@@ -70,6 +72,8 @@ export class TableReplica {
   #shown = false;
   // The rows changed by an update that arrived before the welcome.
   #pending: readonly Row[] | null = null;
+  // A quiet update came before the welcome: it releases, not prints.
+  #pendingQuiet = false;
   // Big rooms: the counts (rows hold only what was looked up), and the
   // summary line waiting for the welcome.
   #summary: Summary | null = null;
@@ -216,7 +220,7 @@ export class TableReplica {
     this.#welcomed = true;
     if (this.#version >= 0 && this.#pending !== null) {
       this.#print(this.#pending, now);
-    }
+    } else if (this.#version >= 0 && this.#pendingQuiet) this.#release(now);
     if (this.#version >= 0 && this.#pendingSummary !== null) {
       this.#printSummary(this.#pendingSummary, now);
     }
@@ -306,6 +310,7 @@ export class TableReplica {
         from: m.from,
         parts: new Array(n),
         got: 0,
+        quiet: m.q === 1,
       };
     }
     const a = this.#assembly!;
@@ -321,7 +326,28 @@ export class TableReplica {
     }
     for (const row of rows) this.#upsert(row);
     this.#version = a.version;
+    if (a.quiet) return this.#quiet(now);
     this.#changed(a.from === undefined ? this.#rows : rows, now);
+  }
+
+  // A quiet update (only keys changed: a re-login from the same address,
+  // seed test case 6): applied, not printed. It still counts as the first
+  // table after a welcome, releasing what waited for it.
+  #quiet(now: number): void {
+    this.#hooks.applied(now);
+    if (!this.#welcomed) {
+      this.#pendingQuiet = true;
+      return;
+    }
+    this.#release(now);
+  }
+
+  #release(now: number): void {
+    this.#pendingQuiet = false;
+    if (!this.#shown) {
+      this.#shown = true;
+      this.#hooks.shown(now);
+    }
   }
 
   #upsert(row: Row): void {

@@ -72,8 +72,12 @@ export function readTable(o: Fields, id: number): TableMessage | undefined {
   const from = optional(o, "from", uint);
   const i = optional(o, "i", uint);
   const n = optional(o, "n", uint);
+  const q = flag(o, "q");
   const rs = readRows(o);
-  if (ver === undefined || !from.ok || !i.ok || !n.ok || rs === undefined) {
+  if (
+    ver === undefined || !from.ok || !i.ok || !n.ok || q === undefined ||
+    rs === undefined
+  ) {
     return undefined;
   }
   const m: TableMessage = { t: "tbl", id, ver, rows: rs };
@@ -88,6 +92,7 @@ export function readTable(o: Fields, id: number): TableMessage | undefined {
     m.i = i.value;
     m.n = n.value;
   }
+  if (q === 1) m.q = 1;
   return m;
 }
 

@@ -267,6 +267,12 @@ export interface TableMessage {
   i?: number;
   /** Snapshot part count. */
   n?: number;
+  /**
+   * 1: a quiet update, applied without printing: it changes no printed
+   * field (a client that logged in again from the same address brings a
+   * new key; the seed's transcript, test case 6, prints nothing for it).
+   */
+  q?: 1;
   /** Table rows, in registration order. */
   rows: Row[];
 }

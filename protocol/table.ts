@@ -180,6 +180,8 @@ export interface TablePartHead {
   i?: number;
   /** Part count, with `i`. */
   n?: number;
+  /** 1: a quiet update (printed by no client; `TableMessage.q`). */
+  q?: 1;
 }
 
 /**
@@ -211,6 +213,7 @@ export function encodeTablePart(
   if (head.i !== undefined && head.n !== undefined) {
     text += `,"i":${head.i},"n":${head.n}`;
   }
+  if (head.q === 1) text += `,"q":1`;
   return encoder.encode(`${text},"rows":[${rows.join(",")}]}`);
 }
 

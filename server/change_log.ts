@@ -12,8 +12,9 @@ import { CHANGE_LOG_MAX, CHANGE_LOG_TRIM } from "./constants.ts";
 /** The table's versions and what changed at each. */
 export class ChangeLog {
   #version: number;
-  // `gone`: the change removed the row (a transient session left).
-  #log: { version: number; name: string; gone?: true }[] = [];
+  // `gone`: the change removed the row (a transient session left);
+  // `quiet`: it changed no printed field (`changed`).
+  #log: { version: number; name: string; gone?: true; quiet?: true }[] = [];
 
   /**
    * @param options `base`: the version before the first change (default
@@ -37,13 +38,38 @@ export class ChangeLog {
   /**
    * A user's row changed (or was added).
    *
+   * @param name The user's name.
+   * @param options `quiet`: the change alters no printed field (a re-login
+   * from the same address: only the key changed), so no client prints it.
    * @returns The new version.
    */
-  changed(name: string): number {
+  changed(name: string, options: { quiet?: boolean } = {}): number {
     this.#version++;
-    this.#log.push({ version: this.#version, name });
+    this.#log.push(
+      options.quiet === true
+        ? { version: this.#version, name, quiet: true }
+        : { version: this.#version, name },
+    );
     this.#trim();
     return this.#version;
+  }
+
+  /**
+   * Whether every change after `version` is quiet (and there is one): a
+   * client holding `version` need not print what brings it up to date.
+   *
+   * @param version The version the client holds (it must be in the log).
+   */
+  quietSince(version: number): boolean {
+    if (version < this.base || version >= this.#version) return false;
+    for (
+      let i = this.#log.length - 1;
+      i >= 0 && this.#log[i].version > version;
+      i--
+    ) {
+      if (this.#log[i].quiet !== true) return false;
+    }
+    return true;
   }
 
   /**

@@ -27,6 +27,12 @@ export interface Login {
   claim?: string;
   /** The session's X25519 public key, published in its row. */
   agreementKey?: string;
+  /**
+   * A re-login from the address the session already has (a client restarted
+   * on the same port): its row changes no printed field, so the table
+   * change is quiet (seed test case 6: no `[Client table updated.]`).
+   */
+  quiet?: boolean;
 }
 
 /** What the probe needs, and where the name goes if the old session is gone. */

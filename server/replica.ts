@@ -23,6 +23,8 @@ export interface Transfer {
   next: number;
   /** A summary's looked-up rows, put back as changed if it is lost. */
   watched?: Replica[];
+  /** A quiet update: the client applies it without printing (`q: 1`). */
+  quiet?: true;
 }
 
 /**

@@ -213,7 +213,9 @@ export class Sessions {
     if (tokenOk) return this.#refresh(user, login);
     if (user.online) {
       this.#options.emit({ type: "duplicate_login", name: user.name });
-      if (sameAddress(user.address, from)) return this.#login(user, login);
+      if (sameAddress(user.address, from)) {
+        return this.#login(user, { ...login, quiet: true });
+      }
       return probeOldSession(user, { ...reg, claim: proven }, {
         now,
         responses: this.#options.responses(),
@@ -296,7 +298,9 @@ export class Sessions {
     const wasOnline = user.online;
     this.#users.setOnline(user, true);
     this.#offline.cameBack(user.name);
-    table().restart(user);
+    // A re-login from the same address changes no printed field: quiet.
+    const quiet = login.quiet === true && wasOnline;
+    table().restart(user, { quiet });
     const pending = stored().pending(user);
     const welcome: WelcomeMessage = {
       t: "welcome",
@@ -309,7 +313,7 @@ export class Sessions {
     const sk = this.#options.transitKey;
     if (sk !== undefined && user.agreementKey !== undefined) welcome.sk = sk;
     this.#options.responses().respond(from, welcome, { requestSize: 0, now });
-    table().changed(user, now);
+    table().changed(user, now, { quiet });
     if (!wasOnline) stored().deliver(user, pending.messages, now);
     notices().sendHeld(user, now);
     this.#records.put(user, now);

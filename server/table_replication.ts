@@ -76,6 +76,9 @@ export class TableReplication {
   #options: TableReplicationOptions;
   #replicas = new Map<string, Replica>();
   #log: ChangeLog;
+  // Replicas restarted by a quiet re-login, with the version then: their
+  // snapshot is quiet if nothing but quiet changes came since.
+  #quietFrom = new Map<Replica, number>();
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
   #transfers: TableTransfers;
@@ -112,8 +115,16 @@ export class TableReplication {
     this.#replicas.set(user.name, newReplica(user));
   }
 
-  /** A user's row changed: a new version, sent soon to every client. */
-  changed(user: User, now: number): void {
+  /**
+   * A user's row changed: a new version, sent soon to every client.
+   *
+   * @param user The user whose row changed.
+   * @param now The current time (ms).
+   * @param options `quiet`: no printed field changed (a re-login from the
+   * same address brings only a new key): no console line, and clients that
+   * get nothing else apply it without printing (seed test case 6).
+   */
+  changed(user: User, now: number, options: { quiet?: boolean } = {}): void {
     const replica = this.#replica(user);
     const row = encodeRow(rowOf(user));
     replica.json = row.json;
@@ -122,16 +133,21 @@ export class TableReplication {
       // Its own row, and each looked-up copy, come back in summaries.
       markChanged(replica);
     }
-    const version = this.#log.changed(user.name);
-    this.#options.emit({ type: "table_updated", version });
+    const quiet = options.quiet === true;
+    const version = this.#log.changed(user.name, { quiet });
+    if (!quiet) this.#options.emit({ type: "table_updated", version });
     this.scheduleFlush(now);
   }
 
   /** A new login: the client gets a full snapshot, any transfer forgotten. */
-  restart(user: User): void {
+  restart(user: User, options: { quiet?: boolean } = {}): void {
     const replica = this.#replica(user);
     replica.ackedVersion = -1;
     replica.transfer = null;
+    // A quiet re-login: its snapshot is printed only if something else
+    // changed by the time it goes.
+    if (options.quiet === true) this.#quietFrom.set(replica, this.#log.version);
+    else this.#quietFrom.delete(replica);
     // A new session holds no looked-up rows.
     forgetLookups(replica);
   }
@@ -162,6 +178,7 @@ export class TableReplication {
     const replica = this.#replica(user);
     if (replica === undefined) return;
     this.#replicas.delete(user.name);
+    this.#quietFrom.delete(replica);
     unlinkLookups(replica);
     const version = this.#log.removed(user.name);
     this.#options.emit({ type: "table_updated", version });
@@ -290,14 +307,26 @@ export class TableReplication {
       }
       parts ??= snapshot ??= chunkEncodedRows(replicas);
       r.snapshot = false;
-      this.#transfers.start(r, {
+      const transfer: Transfer = {
         version: this.#log.version,
         left: parts.length,
         from,
         parts,
         next: 0,
-      }, now);
+      };
+      if (this.#isQuiet(r, from)) transfer.quiet = true;
+      this.#transfers.start(r, transfer, now);
     }
+  }
+
+  // Whether what goes to `r` now (a delta from `from`, or a snapshot) says
+  // only quiet changes: the client applies it without printing.
+  #isQuiet(r: Replica, from: number | undefined): boolean {
+    const quietFrom = this.#quietFrom.get(r);
+    this.#quietFrom.delete(r);
+    if (from !== undefined) return this.#log.quietSince(from);
+    return quietFrom !== undefined &&
+      (quietFrom === this.#log.version || this.#log.quietSince(quietFrom));
   }
 
   // Whether the room is big: clients hold summaries, not the table.

@@ -95,8 +95,11 @@ export class TableTransfers {
     const n = parts.length;
     const id = this.#options.ids.next();
     const whole = from !== undefined && n === 1;
+    const head = whole
+      ? { id, ver: version, from }
+      : { id, ver: version, from, i, n };
     const bytes = encodeTablePart(
-      whole ? { id, ver: version, from } : { id, ver: version, from, i, n },
+      transfer.quiet === true ? { ...head, q: 1 } : head,
       parts[i],
     );
     this.#sendTracked(r, { id, bytes, version, now });

@@ -247,7 +247,13 @@ export async function startClient(
   name: string,
   serverPort: number,
   clientPort: number,
-  options: { host?: string; wrap?: string[]; args?: string[] } = {},
+  options: {
+    host?: string;
+    wrap?: string[];
+    args?: string[];
+    /** The line that says it is ready (default: its first table). */
+    ready?: Pattern;
+  } = {},
 ): Promise<Proc> {
   const p = new Proc([
     "-c",
@@ -260,7 +266,7 @@ export async function startClient(
     label: name,
     wrap: options.wrap,
   });
-  await p.waitFor(/^\{/);
+  await p.waitFor(options.ready ?? /^\{/);
   return p;
 }
 

@@ -44,7 +44,11 @@ interface Deployment extends AsyncDisposable {
   /** The servers' UDP ports. */
   readonly serverPorts: readonly number[];
   /** Starts a client on `clientPort`, on the next server in turn. */
-  client(name: string, clientPort: number): Promise<Proc>;
+  client(
+    name: string,
+    clientPort: number,
+    options?: { ready?: string },
+  ): Promise<Proc>;
   /** The server process a client talks to (it prints that client's lines). */
   serverOf(client: Proc): Proc;
   /** Stops every server with SIGINT (Ctrl+C) and waits until they exited. */
@@ -69,8 +73,12 @@ class OneServer implements Deployment {
     this.#server = await startServer(this.serverPorts[0]);
   }
 
-  async client(name: string, clientPort: number): Promise<Proc> {
-    const p = await startClient(name, this.serverPorts[0], clientPort);
+  async client(
+    name: string,
+    clientPort: number,
+    options: { ready?: string } = {},
+  ): Promise<Proc> {
+    const p = await startClient(name, this.serverPorts[0], clientPort, options);
     this.#clients.push(p);
     return p;
   }
@@ -120,9 +128,13 @@ class ThreeNodes implements Deployment {
     }
   }
 
-  async client(name: string, clientPort: number): Promise<Proc> {
+  async client(
+    name: string,
+    clientPort: number,
+    options: { ready?: string } = {},
+  ): Promise<Proc> {
     const i = this.#next++ % this.serverPorts.length;
-    const p = await startClient(name, this.serverPorts[i], clientPort);
+    const p = await startClient(name, this.serverPorts[i], clientPort, options);
     this.#clients.set(p, this.#servers[i]);
     return p;
   }
@@ -556,7 +568,10 @@ async function case6(d: Deployment): Promise<void> {
   B1.kill("SIGINT");
   assertEquals(await B1.status, 0);
   await B1[Symbol.asyncDispose]();
-  await using B = await d.client("userB", b);
+  // A re-login prints no table (seed transcript): it is ready once welcomed.
+  await using B = await d.client("userB", b, {
+    ready: "[Welcome, You are registered.]",
+  });
   await d.serverOf(B).waitFor("[Duplicate login detected.]");
   await using C = await d.client("userC", c);
   const all: [string, number, Status][] = [["userA", a, "Online"], [
@@ -566,6 +581,15 @@ async function case6(d: Deployment): Promise<void> {
   ], ["userC", c, "Online"]];
   await A.waitFor(dict(all));
   await B.waitFor(dict(all));
+  // As in the transcript: the re-login printed no table (only userB's key
+  // changed); userA printed three, the new userB one.
+  assertEquals(A.count("[Client table updated.]"), 3, A.lines.join("\n"));
+  assertEquals(B.count("[Client table updated.]"), 1, B.lines.join("\n"));
+  // userB's new key reached userA all the same: a private message sealed
+  // to it is shown.
+  await A.type("send userB to your new key");
+  await B.waitFor(/^userA: .*to your new key$/);
+  await A.waitFor("[Message received by userB.]");
 
   const a0 = A.lines.length, b0 = B.lines.length, c0 = C.lines.length;
   await A.type("send_all hello");
@@ -594,7 +618,6 @@ async function case6(d: Deployment): Promise<void> {
     "[Client table updated.]",
     "[Client table updated.]",
     "[Duplicate login detected.]",
-    "[Client table updated.]",
     "[Client table updated.]",
     "[Client userA sent group message: hello ]",
     "[Client table updated.]",
