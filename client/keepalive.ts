@@ -49,6 +49,8 @@ export class Keepalive {
   #id: number | undefined;
   #boot: string | undefined;
   #missed = 0;
+  // The server the misses were counted for (`addressKey`).
+  #countedFor: string | undefined;
 
   /**
    * Makes a stopped keepalive: it starts at the first welcome.
@@ -95,11 +97,27 @@ export class Keepalive {
       boot !== this.#boot;
   }
 
+  /**
+   * Something valid came from the server in use: it is alive, whatever
+   * became of the last keepalive (its answer may have been lost).
+   */
+  heard(): void {
+    this.#missed = 0;
+  }
+
   /** Sends a keepalive if one is due and the client has nothing else under way. */
   handleTimer(now: number): void {
     if (this.#due === undefined || now < this.#due) return;
     if (this.#ctx.phase !== "online") return this.stop();
     this.#schedule(now);
+    const server = addressKey(this.#ctx.server);
+    if (server !== this.#countedFor) {
+      // Another server since the last keepalive (a request moved): misses
+      // at the old one say nothing of this one.
+      this.#countedFor = server;
+      this.#missed = 0;
+      this.#id = undefined;
+    }
     if (this.#options.busy()) return;
     if (this.#id !== undefined && ++this.#missed >= MISSED_BEFORE_FAILOVER) {
       // Two keepalives in a row unanswered: with other nodes to go to
@@ -111,6 +129,7 @@ export class Keepalive {
         ? this.#ctx.nextServer()
         : undefined;
       if (next !== undefined) {
+        this.#countedFor = addressKey(next);
         this.#ctx.emit({
           type: "server_switched",
           previous: addressKey(from),

@@ -219,7 +219,10 @@ export class ClientState implements Machine<ClientEvent> {
     if (!opened.ok) return ctx.drop(opened.reason);
     const decoded = decodeMessage(opened.bytes);
     if (!decoded.ok) return ctx.drop(decoded.reason);
-    if (fromServer) ctx.serverAnswered();
+    if (fromServer) {
+      ctx.serverAnswered();
+      this.#keepalive.heard();
+    }
     const m = decoded.message;
     if (fromServer && m.t === "err" && this.#transit.lostSession(m)) {
       // The server does not know our transit session (it restarted): its

@@ -4,11 +4,12 @@
  * in the chat it was made in (its boot id and transit key are the chat's,
  * chat_identity.ts), and only when no stored message waits for its user
  * (only a welcome starts the offline list). A kept session is keyed for
- * transit at once and sent nothing until its client is heard from
- * (restored_sessions.ts).
+ * transit at once and sent no delivery or notice until its client is heard
+ * from (restored_sessions.ts).
  *
  * @module
  */
+import { addressKey } from "../protocol/address.ts";
 import type { ServerParts } from "./parts.ts";
 import type { User } from "./user.ts";
 import type { UserRecord } from "./user_records.ts";
@@ -30,10 +31,20 @@ export function restoreUsers(
 ): number {
   const { sessions, offline, transit, restored, chat } = parts;
   const { now, waiting } = options;
+  // Two sessions recorded at one address (one record is stale): the one
+  // written last keeps it.
+  const newest = new Map<string, UserRecord>();
+  for (const r of records) {
+    if (!r.online || r.token === undefined) continue;
+    const key = addressKey(r.address);
+    const held = newest.get(key);
+    if (held === undefined || r.lastSeen > held.lastSeen) newest.set(key, r);
+  }
   const kept = sessions.restore(records, {
     now,
-    keepSession: (name) =>
-      chat && waiting?.has(name) !== true && offline.list(name).length === 0,
+    keepSession: (r) =>
+      chat && newest.get(addressKey(r.address)) === r &&
+      waiting?.has(r.name) !== true && offline.list(r.name).length === 0,
   });
   for (const user of kept) transit.restore(user);
   restored.wait(kept, now);
@@ -51,5 +62,7 @@ export function restoreUsers(
  * @param now The current time (ms).
  */
 export function heardFrom(parts: ServerParts, user: User, now: number): void {
-  if (parts.restored.heard(user)) parts.deliveries.resume(user, now);
+  if (!parts.restored.heard(user)) return;
+  parts.deliveries.resume(user, now);
+  parts.notices.sendHeld(user, now);
 }

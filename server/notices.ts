@@ -40,6 +40,12 @@ export interface NoticesOptions {
   sender: ReliableSender;
   /** Finds the sender to tell. */
   users: UserDirectory;
+  /**
+   * Whether nothing may be sent to a sender yet: its notices are held as
+   * for an Offline one, until {@linkcode Notices.sendHeld} (a restored
+   * session not heard from, restored_sessions.ts). Default: never.
+   */
+  paused?: (user: User) => boolean;
 }
 
 /** Notices under way and those held for Offline senders. */
@@ -75,7 +81,9 @@ export class Notices {
     };
     if (notice.savedAt !== undefined) m.at = notice.savedAt;
     if (notice.why !== undefined) m.why = notice.why;
-    if (!user.online) return this.#hold(user, m);
+    if (!user.online || this.#options.paused?.(user) === true) {
+      return this.#hold(user, m);
+    }
     this.#send(user, m, now);
   }
 

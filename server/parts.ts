@@ -181,8 +181,14 @@ export function makeParts(
     bootId: chat === undefined ? ownBootId : `${chat.bootId}t${chat.term}`,
     memory: external ? undefined : new MemoryStore(limits),
   });
-  const notices = new Notices({ sender, users });
+  // Sessions restored from another leader, not heard from yet: nothing
+  // goes to them meanwhile (restored_sessions.ts).
   const restored = new RestoredSessions();
+  const notices = new Notices({
+    sender,
+    users,
+    paused: (user) => restored.isUnheard(user),
+  });
   const deliveries: Deliveries = new Deliveries({
     paused: (user) => restored.isUnheard(user),
     sender,

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Address, sameAddress } from "../protocol/address.ts";
+import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
 import { checkCookie, makeCookie } from "../protocol/cookie.ts";
 import type { RegMessage, WelcomeMessage } from "../protocol/messages.ts";
 import { ClaimWait } from "./claim_wait.ts";
@@ -330,16 +330,17 @@ export class Sessions {
    *
    * @param records The records, in any order.
    * @param options The current time (ms since the epoch), and whether a
-   * name's session may be kept.
+   * record's session may be kept.
    * @returns The users brought back Online, with their sessions.
    */
   restore(
     records: readonly UserRecord[],
-    options: { now: number; keepSession: (name: string) => boolean },
+    options: { now: number; keepSession: (record: UserRecord) => boolean },
   ): User[] {
     const { now, keepSession } = options;
     const back: UserRecord[] = [];
     const online: User[] = [];
+
     for (const r of [...records].sort((a, b) => a.order - b.order)) {
       if (
         this.#users.get(r.name) !== undefined ||
@@ -355,7 +356,7 @@ export class Sessions {
       this.#quota.count(r.name, user.address);
       this.#options.table().add(user);
       if (
-        r.online && r.token !== undefined && keepSession(r.name) &&
+        r.online && r.token !== undefined && keepSession(r) &&
         this.#users.userAt(user.address) === undefined
       ) {
         this.#users.setToken(user, r.token);

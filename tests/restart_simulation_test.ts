@@ -18,6 +18,11 @@
  * to it, and the first address dies for good mid-run; the second node
  * starts with a fresh core and the same store.
  *
+ * With sessions kept (a NATS-backed chat, server/chat_identity.ts), the
+ * user records live in the store too, and every new core leads the same
+ * chat with the next term and restores them (`restore()`): clients keep
+ * their sessions, and none ever prints that the server restarted.
+ *
  * What must hold (issue "Nothing lost when a server dies"): every message a
  * user sent is shown exactly once by each recipient (live, or from its
  * offline list after `reg`), or its sender was told it was not (no ACK,
@@ -36,6 +41,12 @@ import { MemoryStore } from "../server/memory_store.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/options.ts";
 import { ServerState } from "../server/state.ts";
 import type { StoreRequest, StoreResult } from "../server/store.ts";
+import { type ChatIdentity, newChatIdentity } from "../server/chat_identity.ts";
+import {
+  mergeUserRecord,
+  type UserRecord,
+  type UserRecordResult,
+} from "../server/user_records.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { ClientState } from "./_client.ts";
 import { clientAddr, FakeNet, type Node, prng, seededBytes } from "./_sim.ts";
@@ -48,6 +59,16 @@ const CUT_MS = 3_000;
 const S1: Address = { hostname: "127.0.0.1", port: 5000 };
 const S2: Address = { hostname: "127.0.0.1", port: 5001 };
 
+/** What a chat whose sessions are kept shares across its cores. */
+interface KeptSessions {
+  /** The user records, as the KV bucket keeps them. */
+  users: Map<string, UserRecord>;
+  /** The chat's identity, with the last term taken. */
+  chat: ChatIdentity;
+  /** Sessions the cores kept, in all. */
+  kept: number;
+}
+
 /** A server process on one address: a core, replaceable, and its store. */
 class ServerProcess implements Node {
   core!: ServerState;
@@ -58,7 +79,11 @@ class ServerProcess implements Node {
   #store: MemoryStore;
   #random: () => number;
   #seed: number;
-  #answers: { at: number; result: StoreResult }[] = [];
+  #answers: (
+    | { at: number; result: StoreResult }
+    | { at: number; user: UserRecordResult }
+  )[] = [];
+  #sessions: KeptSessions | undefined;
   #events: OutputEvent[] = [];
   #queued: Datagram[] = [];
   /** `generation/key` of the group messages a core took. */
@@ -71,10 +96,12 @@ class ServerProcess implements Node {
       store: MemoryStore;
       seed: number;
       groupRecipients: Map<string, Set<string>>;
+      sessions?: KeptSessions;
     },
     now: number,
   ) {
     this.#store = options.store;
+    this.#sessions = options.sessions;
     this.#seed = options.seed;
     this.#random = prng(options.seed);
     this.groupRecipients = options.groupRecipients;
@@ -93,14 +120,25 @@ class ServerProcess implements Node {
     this.#queued = [];
     this.#asked.clear();
     this.generation++;
+    const sessions = this.#sessions;
+    if (sessions !== undefined) sessions.chat.term++;
     this.core = new ServerState({
       random: seededBytes(this.#seed * 131 + this.generation),
       store: "external",
+      chat: sessions === undefined ? undefined : { ...sessions.chat },
     });
     const kept = NAMES.flatMap((n) => this.#store.list(n));
-    this.core.restoreStored(kept, now);
-    // The group messages the dead core was fanning out (server/journal.ts).
-    this.core.restoreJournal(this.#store.journal(), now);
+    if (sessions !== undefined) {
+      sessions.kept += this.core.restore({
+        messages: kept,
+        users: [...sessions.users.values()],
+        journal: this.#store.journal(),
+      }, now);
+    } else {
+      this.core.restoreStored(kept, now);
+      // The group messages the dead core was fanning out (server/journal.ts).
+      this.core.restoreJournal(this.#store.journal(), now);
+    }
     this.#pump(now);
   }
 
@@ -124,7 +162,10 @@ class ServerProcess implements Node {
   handleTimer(now: number): void {
     const due = this.#answers.filter((a) => a.at <= now);
     this.#answers = this.#answers.filter((a) => a.at > now);
-    for (const a of due) this.core.handleStoreResult(a.result, now);
+    for (const a of due) {
+      if ("user" in a) this.core.handleUserRecordResult(a.user, now);
+      else this.core.handleStoreResult(a.result, now);
+    }
     const t = this.core.getTimer();
     if (t !== undefined && t <= now) this.core.handleTimer(now);
     this.#collect();
@@ -176,6 +217,28 @@ class ServerProcess implements Node {
       this.#answers.push({
         at: now + 1 + Math.floor(this.#random() * 20),
         result,
+      });
+    }
+    // User records, as the KV bucket keeps them (runtime/nats_users.ts).
+    for (const r of this.core.userRecordRequests()) {
+      const users = this.#sessions?.users;
+      if (users === undefined) continue;
+      let user: UserRecordResult;
+      if (r.op === "delete") {
+        users.delete(r.name);
+        user = { op: "delete", id: r.id, outcome: "deleted" };
+      } else {
+        const merged = mergeUserRecord(r.record, users.get(r.record.name));
+        if (merged !== undefined) users.set(r.record.name, merged);
+        user = {
+          op: "put",
+          id: r.id,
+          outcome: merged === undefined ? "taken" : "saved",
+        };
+      }
+      this.#answers.push({
+        at: now + 1 + Math.floor(this.#random() * 20),
+        user,
       });
     }
   }
@@ -283,6 +346,10 @@ interface Totals {
   recovered: number;
   /** Recipients a message was lost for because a crash cut its delivery. */
   cut: number;
+  /** `[The server restarted; registered again.]` lines. */
+  restartLines: number;
+  /** Sessions the new cores kept. */
+  kept: number;
 }
 
 /**
@@ -291,15 +358,25 @@ interface Totals {
  * @param options `failover`: a second address, which takes over for good
  *   when the first dies mid-run.
  */
-function run(seed: number, options: { failover: boolean }): Totals {
+function run(
+  seed: number,
+  options: { failover: boolean; sessions: boolean },
+): Totals {
   const net = new FakeNet({ loss: 0.1, duplicate: 0.05, jitter: 50, seed });
   const random = prng(seed * 7 + 3);
   const t0 = net.now;
   const store = new MemoryStore(DEFAULT_SERVER_LIMITS);
   const groupRecipients = new Map<string, Set<string>>();
+  const sessions: KeptSessions | undefined = options.sessions
+    ? {
+      users: new Map(),
+      chat: newChatIdentity(seededBytes(seed * 3 + 1)),
+      kept: 0,
+    }
+    : undefined;
   let server = net.add(
     S1,
-    new ServerProcess({ store, seed, groupRecipients }, net.now),
+    new ServerProcess({ store, seed, groupRecipients, sessions }, net.now),
   );
   let restarts = 0;
   const restartTimes: number[] = [];
@@ -349,7 +426,7 @@ function run(seed: number, options: { failover: boolean }): Totals {
         server = net.add(
           S2,
           new ServerProcess(
-            { store, seed: seed + 9_999, groupRecipients },
+            { store, seed: seed + 9_999, groupRecipients, sessions },
             net.now,
           ),
         );
@@ -380,9 +457,19 @@ function run(seed: number, options: { failover: boolean }): Totals {
     // A model limit: the second node only exists from the death on (a real
     // one would be a follower all along), so a client that lost two
     // keepalives in a row and moved to it earlier found nobody there.
-    return { sent: 0, shown: 0, restarts, recovered: 0, cut: 0 };
+    return {
+      sent: 0,
+      shown: 0,
+      restarts,
+      recovered: 0,
+      cut: 0,
+      restartLines: 0,
+      kept: 0,
+    };
   }
-  const where = `seed ${seed}${options.failover ? " (failover)" : ""}`;
+  const where = `seed ${seed}${options.failover ? " (failover)" : ""}${
+    options.sessions ? " (sessions kept)" : ""
+  }`;
   for (const [name, tap] of taps) {
     assertEquals(
       tap.state.phase,
@@ -394,10 +481,21 @@ function run(seed: number, options: { failover: boolean }): Totals {
       }`,
     );
   }
+  const online = server.core.table.filter((r) => r[3] === 1).map((r) => r[0]);
   assertEquals(
-    server.core.table.filter((r) => r[3] === 1).map((r) => r[0]).toSorted(),
+    online.toSorted(),
     [...NAMES].toSorted(),
-    `${where}: everyone registered with the last server`,
+    `${where}: everyone registered with the last server (its table ${
+      JSON.stringify(server.core.table.map((r) => r.slice(0, 4)))
+    }, drops ${JSON.stringify(server.core.stats().dropped)}); restarts at ${
+      restartTimes.map((t) => `+${t - t0}`).join(" ")
+    }; the others' lines:\n${
+      NAMES.filter((n) => !online.includes(n)).map((n) =>
+        `${n}:\n` +
+        taps.get(n)!.lines.slice(-25).map((l) => `+${l.at - t0} ${l.text}`)
+          .join("\n")
+      ).join("\n")
+    }`,
   );
 
   // Everyone registers again until everything stored was delivered.
@@ -519,19 +617,39 @@ function run(seed: number, options: { failover: boolean }): Totals {
       }
     }
   }
-  return { sent: sent.length, shown, restarts, recovered, cut };
+  const restartLines = [...taps.values()].reduce(
+    (a, t) => a + t.lines.filter((l) => l.event === "server_restarted").length,
+    0,
+  );
+  return {
+    sent: sent.length,
+    shown,
+    restarts,
+    recovered,
+    cut,
+    restartLines,
+    kept: sessions?.kept ?? 0,
+  };
 }
 
-function runMany(seeds: number, failover: boolean): Totals {
+function runMany(
+  seeds: number,
+  options: { failover: boolean; sessions?: boolean },
+): Totals {
   const totals: Totals = {
     sent: 0,
     shown: 0,
     restarts: 0,
     recovered: 0,
     cut: 0,
+    restartLines: 0,
+    kept: 0,
   };
   for (let seed = 1; seed <= seeds; seed++) {
-    const r = run(seed, { failover });
+    const r = run(seed, {
+      failover: options.failover,
+      sessions: options.sessions === true,
+    });
     for (const key of Object.keys(totals) as (keyof Totals)[]) {
       totals[key] += r[key];
     }
@@ -540,7 +658,7 @@ function runMany(seeds: number, failover: boolean): Totals {
 }
 
 Deno.test("server restarts at random moments, a durable store outside the core: nothing silently lost or shown twice, everyone back by itself", () => {
-  const t = runMany(150, false);
+  const t = runMany(150, { failover: false });
 
   assertEquals(t.cut, 0, "lost because a crash cut its delivery");
   assert(t.restarts >= 300, `${t.restarts} restarts`);
@@ -549,9 +667,26 @@ Deno.test("server restarts at random moments, a durable store outside the core: 
 });
 
 Deno.test("the first server address dies for good: clients with failover move to the second and nothing is silently lost", () => {
-  const t = runMany(100, true);
+  const t = runMany(100, { failover: true });
   assertEquals(t.cut, 0, "lost because a crash cut its delivery");
   assert(t.sent >= 2_000, `${t.sent} messages in seeds that ran`);
   assert(t.recovered > 0, `${t.recovered} recoveries`);
   assert(t.shown >= t.sent, `${t.shown} shown of ${t.sent}`);
+});
+
+Deno.test("sessions kept (a NATS-backed chat): cores restarted at random lead the same chat; nothing silently lost or shown twice, and no client ever registers again because of a restart", () => {
+  const t = runMany(100, { failover: false, sessions: true });
+  assertEquals(t.cut, 0, "lost because a crash cut its delivery");
+  assert(t.restarts >= 200, `${t.restarts} restarts`);
+  assert(t.kept >= t.restarts, `${t.kept} sessions kept`);
+  assertEquals(t.restartLines, 0, "a client told the server restarted");
+  assert(t.shown >= t.sent, `${t.shown} shown of ${t.sent}`);
+});
+
+Deno.test("sessions kept, the first address dies for good: clients move to the second node with their sessions, nothing silently lost", () => {
+  const t = runMany(60, { failover: true, sessions: true });
+  assertEquals(t.cut, 0, "lost because a crash cut its delivery");
+  assert(t.sent >= 1_000, `${t.sent} messages in seeds that ran`);
+  assert(t.kept > 0, `${t.kept} sessions kept`);
+  assertEquals(t.restartLines, 0, "a client told the server restarted");
 });

@@ -574,6 +574,9 @@ Deno.test("user records: a kept session is not sent to until its client is heard
   assertEquals(next.server.table[0].slice(0, 1), ["userA"]);
   assertEquals(next.server.table[0][3], 1, "userA still Online");
   assertEquals(next.server.stats().offlineMessages, 0);
+  // userC got userA's stored message (it registered again): the notice to
+  // userA is held for it, not sent down a path that may be dead.
+  assertEquals(next.server.stats().held?.noticesHeld, 1);
   // Past the grace: userA is gone, the message saved for it.
   d.net.run(RESTORED_GRACE_MS);
   assertEquals(next.server.table[0][3], 0, "userA Offline");
