@@ -27,6 +27,7 @@ import {
 import { Relay } from "./relay.ts";
 import { ReliableSender } from "./reliable_sender.ts";
 import { ResponseCache } from "./response_cache.ts";
+import { ReplayGuard } from "./replay_guard.ts";
 import { RestoredSessions } from "./restored_sessions.ts";
 import { Sessions } from "./sessions.ts";
 import type { ServerDropReason } from "./stats.ts";
@@ -87,6 +88,8 @@ export interface ServerParts {
   transit: ServerTransit;
   /** Sessions restored from another leader, not heard from yet. */
   restored: RestoredSessions;
+  /** Replays of a session's old requests, told from new ones. */
+  replay: ReplayGuard;
   /** What the server holds: its gauges, and the sweep after a peak. */
   held: HeldState;
 }
@@ -227,6 +230,7 @@ export function makeParts(
     bootId,
     chat: chat !== undefined,
     restored,
+    replay: new ReplayGuard(),
     admission,
     users,
     sessions,

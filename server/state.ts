@@ -371,6 +371,10 @@ export class ServerState implements Machine<ServerEvent> {
         { requestSize: size, now },
       );
     }
+    // A copy of an old request sent again: never acted on twice.
+    if (!this.#parts.replay.accept(user, { id: m.id, now })) {
+      return this.#drop("replay");
+    }
     // An authenticated request: a session restored from another leader is
     // heard from (leader_restore.ts).
     heardFrom(this.#parts, user, now);
@@ -394,9 +398,14 @@ export class ServerState implements Machine<ServerEvent> {
     datagram: { from: Address; size: number; now: number },
   ): void {
     const { from, size, now } = datagram;
-    const answer = keepaliveAnswer(this.#parts, m, from);
     const user = this.#parts.users.authenticate(m.tok, from);
-    if (user !== undefined) heardFrom(this.#parts, user, now);
+    if (user !== undefined) {
+      if (!this.#parts.replay.accept(user, { id: m.id, now })) {
+        return this.#drop("replay");
+      }
+      heardFrom(this.#parts, user, now);
+    }
+    const answer = keepaliveAnswer(this.#parts, m, from);
     if (answer.t === "err" && answer.code === "not_registered") {
       this.#drop("unauthenticated");
     }

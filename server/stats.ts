@@ -45,6 +45,8 @@ import type { DropReason } from "../protocol/codec.ts";
  * - `user_record_unsaved`: not a datagram: a user record the durable store
  *   did not save or delete (server/user_records.ts), or a first claim it
  *   could not store (refused `store_unavailable`).
+ * - `replay`: an authenticated request whose id its session sent long
+ *   enough ago that it can only be a copy sent again (server/replay_guard.ts).
  */
 export type ServerDropReason =
   | DropReason
@@ -66,7 +68,8 @@ export type ServerDropReason =
   | "send_queue_bulk"
   | "claim_refused"
   | "stale_challenge"
-  | "user_record_unsaved";
+  | "user_record_unsaved"
+  | "replay";
 
 /** Counters the server keeps. */
 export interface ServerStats {

@@ -1473,3 +1473,43 @@ Deno.test("ServerState on the fake network: a client whose ACKs were lost is mar
     `[Offline Message sent at ${hms} received by userB]`,
   ]);
 });
+
+Deno.test("ServerState: a request sent again after its answer left the cache is a replay: dropped, not relayed twice", () => {
+  const h = new Harness();
+  h.register("userA", A);
+  h.register("userB", B);
+  h.take(A);
+  h.take(B);
+  const all: Message = {
+    t: "all",
+    id: 90_000,
+    tok: h.tok(A),
+    k: "a:replayed",
+    pi: 0,
+    pn: 1,
+    text: "once",
+  };
+  h.recv(A, all);
+  assertEquals(of(h.take(B), "msg").length, 1);
+  h.take(A);
+  // A retransmission while the answer is cached: answered, not relayed.
+  h.advance(2_000);
+  h.recv(A, all);
+  assertEquals(h.take(A).filter((m) => m.t === "ack" && m.id === 90_000), [
+    { t: "ack", id: 90_000 },
+  ]);
+  assertEquals(of(h.take(B), "msg"), []);
+  // Minutes later, as captured on the path (userA kept its session, and
+  // its keepalives go on): the answer left the cache; the request is a
+  // replay.
+  for (let i = 0; i < 6; i++) {
+    h.advance(10_000);
+    h.recv(A, { t: "ka", id: 90_001 + i, tok: h.tok(A) });
+  }
+  h.recv(A, all);
+  assertEquals(of(h.take(B), "msg"), [], "not relayed again");
+  assertEquals(h.server.stats().dropped.replay, 1);
+  // A new request of the same session goes through.
+  h.recv(A, { ...all, id: 90_100, k: "a:new", text: "new" });
+  assertEquals(of(h.take(B), "msg").length, 1);
+});
