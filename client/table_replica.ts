@@ -220,10 +220,11 @@ export class TableReplica {
     this.#welcomed = true;
     if (this.#version >= 0 && this.#pending !== null) {
       this.#print(this.#pending, now);
-    } else if (this.#version >= 0 && this.#pendingQuiet) this.#release(now);
+    }
     if (this.#version >= 0 && this.#pendingSummary !== null) {
       this.#printSummary(this.#pendingSummary, now);
     }
+    if (this.#version >= 0 && this.#pendingQuiet) this.#release(now);
   }
 
   /**
@@ -245,6 +246,7 @@ export class TableReplica {
       return;
     }
     this.#version = m.ver;
+    if (m.q === 1) return this.#quiet(now);
     this.#hooks.applied(now);
     if (!this.#welcomed) {
       this.#pendingSummary = m;

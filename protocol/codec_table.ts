@@ -111,12 +111,16 @@ export function readSummary(o: Fields, id: number): SummaryMessage | undefined {
   const on = uint(o, "on");
   const full = flag(o, "full");
   const more = optional(o, "more", uint);
+  const q = flag(o, "q");
   const rs = readRows(o);
   const w = optional(o, "w", readRows);
   if (ver === undefined || u === undefined || on === undefined) {
     return undefined;
   }
-  if (full === undefined || !more.ok || rs === undefined || !w.ok) {
+  if (
+    full === undefined || q === undefined || !more.ok || rs === undefined ||
+    !w.ok
+  ) {
     return undefined;
   }
   if (on > u || rs.length > SUMMARY_ROWS) return undefined;
@@ -124,5 +128,6 @@ export function readSummary(o: Fields, id: number): SummaryMessage | undefined {
   if (full === 1) m.full = 1;
   if (more.value !== undefined) m.more = more.value;
   if (w.value !== undefined) m.w = w.value;
+  if (q === 1) m.q = 1;
   return m;
 }

@@ -301,6 +301,8 @@ export interface SummaryMessage {
   more?: number;
   /** Rows this client looked up (or its own) that changed: kept fresh. */
   w?: Row[];
+  /** 1: a quiet update, applied and not printed (`TableMessage.q`). */
+  q?: 1;
 }
 
 /** A chat message part, peer to peer or relayed by the server. */

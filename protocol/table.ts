@@ -231,6 +231,8 @@ export interface SummaryHead {
   full: boolean;
   /** Changed rows not listed. */
   more: number;
+  /** 1: a quiet update (printed by no client; `SummaryMessage.q`). */
+  q?: 1;
 }
 
 /**
@@ -267,6 +269,7 @@ export function encodeSummary(
     `{"v":1,"t":"sum","id":${head.id},"ver":${head.ver},"u":${head.u},"on":${head.on}`;
   if (head.full) text += `,"full":1`;
   if (head.more > 0) text += `,"more":${head.more}`;
+  if (head.q === 1) text += `,"q":1`;
   text += `,"rows":[${rows.join(",")}]`;
   if (watched.length > 0) text += `,"w":[${watched.join(",")}]`;
   return encoder.encode(text + "}");

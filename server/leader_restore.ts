@@ -31,20 +31,21 @@ export function restoreUsers(
 ): number {
   const { sessions, offline, transit, restored, chat } = parts;
   const { now, waiting } = options;
-  // Two sessions recorded at one address (one record is stale): the one
-  // written last keeps it.
+  // Two sessions recorded at one address (one record is stale): of those
+  // that may be kept, the one written last keeps it.
   const newest = new Map<string, UserRecord>();
   for (const r of records) {
-    if (!r.online || r.token === undefined) continue;
+    if (
+      !chat || !r.online || r.token === undefined ||
+      waiting?.has(r.name) === true || offline.list(r.name).length > 0
+    ) continue;
     const key = addressKey(r.address);
     const held = newest.get(key);
     if (held === undefined || r.lastSeen > held.lastSeen) newest.set(key, r);
   }
   const kept = sessions.restore(records, {
     now,
-    keepSession: (r) =>
-      chat && newest.get(addressKey(r.address)) === r &&
-      waiting?.has(r.name) !== true && offline.list(r.name).length === 0,
+    keepSession: (r) => newest.get(addressKey(r.address)) === r,
   });
   for (const user of kept) transit.restore(user);
   restored.wait(kept, now);

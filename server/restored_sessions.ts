@@ -25,8 +25,8 @@ export const RESTORED_GRACE_MS = 60_000;
 
 /** Restored sessions not heard from yet, and their deadline. */
 export class RestoredSessions {
-  // Each unheard user, with the address its session was restored at.
-  #unheard = new Map<User, string>();
+  // Each unheard user, with the address and token of the session restored.
+  #unheard = new Map<User, { at: string; token: string }>();
   #deadline: number | undefined;
 
   /**
@@ -37,18 +37,24 @@ export class RestoredSessions {
    */
   wait(users: readonly User[], now: number): void {
     if (users.length === 0) return;
-    for (const user of users) this.#unheard.set(user, addressKey(user.address));
+    for (const user of users) {
+      this.#unheard.set(user, {
+        at: addressKey(user.address),
+        token: user.token,
+      });
+    }
     this.#deadline = now + RESTORED_GRACE_MS;
   }
 
   /**
    * Whether nothing may be sent to this user yet: its restored session was
-   * not heard from (a user that registered since, from another address, is
-   * no longer waited for).
+   * not heard from (a user that has another session since is no longer
+   * waited for).
    */
   isUnheard(user: User): boolean {
-    const at = this.#unheard.get(user);
-    return at !== undefined && at === addressKey(user.address);
+    const held = this.#unheard.get(user);
+    return held !== undefined && held.token === user.token &&
+      held.at === addressKey(user.address);
   }
 
   /**

@@ -151,7 +151,7 @@ export function requeueLost(r: Replica, watched: readonly Replica[]): void {
 export function encodeRoomSummary(
   c: Changes,
   watched: readonly Replica[],
-  head: { id: number; ver: number; u: number; on: number },
+  head: { id: number; ver: number; u: number; on: number; q?: 1 },
 ): Uint8Array {
   return encodeSummary(
     { ...head, full: c.full, more: c.more },

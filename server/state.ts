@@ -25,7 +25,12 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import { type Machine, Outbox } from "../protocol/machine.ts";
-import type { KeepaliveMessage, Message, Row } from "../protocol/messages.ts";
+import type {
+  KeepaliveMessage,
+  Message,
+  RegMessage,
+  Row,
+} from "../protocol/messages.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
 import type { ServerEvent } from "./events.ts";
@@ -352,9 +357,7 @@ export class ServerState implements Machine<ServerEvent> {
       return this.#drop("unexpected");
     }
     if (responses.replay(from, m.id, now)) return;
-    if (m.t === "reg") {
-      return sessions.register({ message: m, from, size }, now);
-    }
+    if (m.t === "reg") return this.#register(m, { from, size, now });
     const user = this.#parts.users.authenticate(m.tok, from);
     if (user === undefined) {
       this.#drop("unauthenticated");
@@ -390,6 +393,28 @@ export class ServerState implements Machine<ServerEvent> {
         return tableRequests.sync(req, m.id, now);
       case "who":
         return tableRequests.who(req, m, now);
+    }
+  }
+
+  // A registration. One with the session's token is the session's request:
+  // a copy of an old one is a replay (a refresh would put a user that left
+  // back Online). Whoever is welcomed is heard from (leader_restore.ts).
+  #register(
+    m: RegMessage,
+    datagram: { from: Address; size: number; now: number },
+  ): void {
+    const { from, size, now } = datagram;
+    const { users, replay, sessions } = this.#parts;
+    const known = m.tok === undefined
+      ? undefined
+      : users.authenticate(m.tok, from);
+    if (known !== undefined && !replay.accept(known, { id: m.id, now })) {
+      return this.#drop("replay");
+    }
+    sessions.register({ message: m, from, size }, now);
+    const user = users.userAt(from);
+    if (user?.online === true && user.name === m.name) {
+      heardFrom(this.#parts, user, now);
     }
   }
 

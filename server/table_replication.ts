@@ -322,11 +322,15 @@ export class TableReplication {
   // Whether what goes to `r` now (a delta from `from`, or a snapshot) says
   // only quiet changes: the client applies it without printing.
   #isQuiet(r: Replica, from: number | undefined): boolean {
-    const quietFrom = this.#quietFrom.get(r);
-    this.#quietFrom.delete(r);
     if (from !== undefined) return this.#log.quietSince(from);
-    return quietFrom !== undefined &&
-      (quietFrom === this.#log.version || this.#log.quietSince(quietFrom));
+    const quietFrom = this.#quietFrom.get(r);
+    if (quietFrom === undefined) return false;
+    // Kept while it holds, so that a snapshot sent again (lost, `sync`) is
+    // quiet too; gone once anything printed changed.
+    const quiet = quietFrom === this.#log.version ||
+      this.#log.quietSince(quietFrom);
+    if (!quiet) this.#quietFrom.delete(r);
+    return quiet;
   }
 
   // Whether the room is big: clients hold summaries, not the table.
@@ -348,14 +352,19 @@ export class TableReplication {
   #encodeSummary(
     c: Changes,
     watched: Replica[],
-    id = this.#options.ids.next(),
+    options: { id?: number; quiet?: boolean } = {},
   ): Uint8Array {
-    return encodeRoomSummary(c, watched, {
-      id,
+    const head = {
+      id: options.id ?? this.#options.ids.next(),
       ver: this.#log.version,
       u: this.#replicas.size,
       on: this.#options.onlineCount(),
-    });
+    };
+    return encodeRoomSummary(
+      c,
+      watched,
+      options.quiet === true ? { ...head, q: 1 } : head,
+    );
   }
 
   #sendSummary(r: Replica, c: Changes, now: number): void {
@@ -370,7 +379,12 @@ export class TableReplication {
       watched,
     };
     const id = this.#options.ids.next();
-    const bytes = this.#encodeSummary(c, watched, id);
+    // Quiet, as a table would be (a re-login from the same address).
+    const quiet = this.#isQuiet(
+      r,
+      r.ackedVersion >= 0 ? r.ackedVersion : undefined,
+    );
+    const bytes = this.#encodeSummary(c, watched, { id, quiet });
     this.#transfers.sendSummary(r, { transfer, id, bytes, now });
   }
 

@@ -1513,3 +1513,56 @@ Deno.test("ServerState: a request sent again after its answer left the cache is 
   h.recv(A, { ...all, id: 90_100, k: "a:new", text: "new" });
   assertEquals(of(h.take(B), "msg").length, 1);
 });
+
+Deno.test("ServerState: a registration with the session's token sent again after it left the cache is a replay: a user that left stays Offline", () => {
+  const h = new Harness();
+  h.register("userA", A);
+  h.register("userB", B);
+  // userA refreshes with its token (as `reg userA` while Online does), then
+  // leaves.
+  h.take(A);
+  const reg: Message = { t: "reg", id: 91_000, name: "userA", tok: h.tok(A) };
+  h.recv(A, reg);
+  assertEquals(h.take(A).filter((m) => m.t === "welcome").length, 1);
+  h.recv(A, { t: "dereg", id: 91_001, name: "userA", tok: h.tok(A) });
+  h.advance(20);
+  assertEquals(h.server.table[0][3], 0, "userA Offline");
+  // A minute later the captured refresh comes again from userA's address.
+  h.advance(60_000);
+  const lines0 = h.lines.length;
+  h.recv(A, reg);
+  h.advance(20);
+  assertEquals(h.server.table[0][3], 0, "still Offline");
+  assertEquals(h.lines.slice(lines0), []);
+  assertEquals(h.server.stats().dropped.replay, 1);
+  // userA itself registering again (a new id) is welcomed.
+  h.recv(A, { ...reg, id: 91_100 });
+  h.advance(20);
+  assertEquals(h.server.table[0][3], 1, "userA back by its own reg");
+});
+
+Deno.test("ServerState: in a big room a re-login from the same address is quiet too: summaries say q, no console line", () => {
+  const h = new Harness();
+  const addrs = Array.from({ length: 40 }, (_, i) => at(7000 + i));
+  addrs.forEach((a, i) => h.register(`user${i}`, a));
+  h.advance(2_000);
+  for (const a of addrs) h.take(a);
+  const lines0 = h.lines.length;
+  // user5 restarts on its port: a new process, no token.
+  h.register("user5", addrs[5]);
+  h.advance(2_000);
+  assertEquals(h.lines.slice(lines0), ["[Duplicate login detected.]"]);
+  const sums = of(h.take(addrs[0]), "sum");
+  assert(sums.length > 0, "the new key reaches the others");
+  assert(sums.every((m) => m.q === 1), JSON.stringify(sums));
+  // A real change afterwards is not quiet.
+  h.recv(addrs[7], {
+    t: "dereg",
+    id: h.id(),
+    name: "user7",
+    tok: h.tok(addrs[7]),
+  });
+  h.advance(2_000);
+  const after = of(h.take(addrs[0]), "sum");
+  assert(after.length > 0 && after.every((m) => m.q === undefined));
+});
