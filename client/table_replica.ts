@@ -19,6 +19,7 @@ import type {
   TableMessage,
 } from "../protocol/messages.ts";
 import type { ClientContext } from "./context.ts";
+import { PeerKeys } from "./peer_keys.ts";
 
 /**
  * Rows a client in a big room holds at once (those it looked up, oldest
@@ -80,9 +81,9 @@ export class TableReplica {
   #pendingSummary: SummaryMessage | null = null;
   // Lookups under way: datagram id → name.
   #lookups = new Map<number, string>();
-  // The X25519 key each peer's row last gave (issue 14), kept across
-  // snapshots, to warn when a claimed peer's key changes.
-  #peerKeys = new Map<string, string>();
+  // The X25519 key each peer's row last gave: a warning when a claimed
+  // peer's key changes.
+  #peerKeys: PeerKeys;
 
   /**
    * Makes an empty table, version -1.
@@ -93,6 +94,7 @@ export class TableReplica {
   constructor(ctx: ClientContext, hooks: TableHooks) {
     this.#ctx = ctx;
     this.#hooks = hooks;
+    this.#peerKeys = new PeerKeys(ctx.name);
   }
 
   /** The rows, in registration order. */
@@ -353,7 +355,9 @@ export class TableReplica {
   }
 
   #upsert(row: Row): void {
-    this.#checkKey(row);
+    if (this.#peerKeys.changed(row)) {
+      this.#ctx.emit({ type: "key_changed", name: row[0] });
+    }
     const i = this.#index.get(row[0]);
     if (i === undefined) {
       this.#index.set(row[0], this.#rows.length);
@@ -365,22 +369,6 @@ export class TableReplica {
       this.#hooks.rowChanged(row[0]);
     }
     this.#rows[i] = row;
-  }
-
-  // A claimed peer's key that changed: the server refuses that without a
-  // new claim, so it is worth a warning. (An unclaimed name gets a fresh key
-  // with every session: nothing to warn about.)
-  #checkKey(row: Row): void {
-    const [name, , , , key, claimed] = row;
-    if (key === undefined || name === this.#ctx.name) return;
-    const before = this.#peerKeys.get(name);
-    if (before !== undefined && before !== key && claimed === 1) {
-      this.#ctx.emit({ type: "key_changed", name });
-    }
-    if (before === undefined && this.#peerKeys.size >= 4 * LOOKUP_CACHE * 64) {
-      this.#peerKeys.clear();
-    }
-    this.#peerKeys.set(name, key);
   }
 
   #changed(changed: readonly Row[], now: number): void {

@@ -1,6 +1,7 @@
 /**
- * Sessions: registration. The cookie round trip that proves an address, a
- * name's duplicate-login probe (`duplicate_login.ts`), the quotas
+ * Sessions: registration. What a `reg` must prove (`registration_proof.ts`:
+ * the cookie round trip, a claimed name's signature), a name's
+ * duplicate-login probe (`duplicate_login.ts`), the quotas
  * (`name_quota.ts`), claimed names (`claims.ts`, held on a durable store by
  * `claim_wait.ts`), tokens, the welcome, and users brought back from a
  * durable store. The indexes are in `user_index.ts`, going Offline and
@@ -9,8 +10,7 @@
  *
  * @module
  */
-import { type Address, addressKey, sameAddress } from "../protocol/address.ts";
-import { checkCookie, makeCookie } from "../protocol/cookie.ts";
+import { type Address, sameAddress } from "../protocol/address.ts";
 import type { RegMessage, WelcomeMessage } from "../protocol/messages.ts";
 import { ClaimWait } from "./claim_wait.ts";
 import { Claims } from "./claims.ts";
@@ -23,6 +23,7 @@ import { randomHex } from "./ids.ts";
 import { NameQuota } from "./name_quota.ts";
 import type { Notices } from "./notices.ts";
 import type { Relay, Requester } from "./relay.ts";
+import { proveRegistration } from "./registration_proof.ts";
 import type { ReliableSender } from "./reliable_sender.ts";
 import type { ResponseCache } from "./response_cache.ts";
 import type { ServerDropReason } from "./stats.ts";
@@ -129,44 +130,16 @@ export class Sessions {
     const transient = m.transient === 1;
     // A first claim of this name waits for its durable record (claim_wait.ts).
     if (this.#wait.isHeld(m.name)) return this.#options.drop("busy");
-    // Claimed names (issue 14): a key, a fresh challenge and a signature.
-    const claim = this.#claims.check(reg, now);
-    if (claim.kind === "refused") {
-      this.#options.drop("claim_refused");
-      return responses.respond(from, {
-        t: "err",
-        id: m.id,
-        code: "claimed",
-        name: m.name,
-      }, { requestSize: size, now });
-    }
-    if (claim.kind === "challenge") {
-      if (m.ch !== undefined) this.#options.drop("stale_challenge");
-      const ck = makeCookie(this.#options.cookieKey, from, { now });
-      const ch = this.#claims.challenge({ to: from, name: m.name }, now);
-      return responses.answerOnce(from, { t: "retry", id: m.id, ck, ch }, {
-        requestSize: size,
-        now,
-      });
-    }
-    const proven = claim.kind === "proven" ? claim.publicKey : undefined;
-    const tokenOk = existing !== undefined && m.tok !== undefined &&
-      m.tok === existing.token && sameAddress(existing.address, from);
-    // A challenge answered from this address proves the address as a cookie does.
-    if (!tokenOk && proven === undefined) {
-      const { cookieKey } = this.#options;
-      if (
-        m.ck === undefined ||
-        !checkCookie(cookieKey, from, { cookie: m.ck, now })
-      ) {
-        if (m.ck !== undefined) this.#options.drop("bad_cookie");
-        const ck = makeCookie(cookieKey, from, { now });
-        return responses.answerOnce(from, { t: "retry", id: m.id, ck }, {
-          requestSize: size,
-          now,
-        });
-      }
-    }
+    const proof = proveRegistration(reg, {
+      existing,
+      claims: this.#claims,
+      cookieKey: this.#options.cookieKey,
+      responses,
+      drop: this.#options.drop,
+      now,
+    });
+    if (proof.kind === "answered") return;
+    const { claim: proven, tokenOk } = proof;
     if (existing === undefined) {
       if (
         this.#users.size >= this.#options.maxUsers || !this.#quotaAllows(from)

@@ -25,18 +25,17 @@ import { type Address, addressKey } from "../protocol/address.ts";
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Datagram } from "../protocol/datagram.ts";
 import { type Machine, Outbox } from "../protocol/machine.ts";
-import type {
-  KeepaliveMessage,
-  Message,
-  RegMessage,
-  Row,
-} from "../protocol/messages.ts";
+import type { Message, Row } from "../protocol/messages.ts";
 import { Retransmitter } from "../protocol/reliable.ts";
 import { describeServerEvent } from "../protocol/server_lines.ts";
 import type { ServerEvent } from "./events.ts";
 import type { ServerOptions } from "./options.ts";
-import { keepaliveAnswer } from "./keepalive_answer.ts";
-import { heardFrom, restoreUsers } from "./leader_restore.ts";
+import { restoreUsers } from "./leader_restore.ts";
+import {
+  authenticateRequest,
+  keepaliveRequest,
+  registerRequest,
+} from "./session_gate.ts";
 import { makeParts, type ServerParts } from "./parts.ts";
 import type { Requester } from "./relay.ts";
 import type {
@@ -339,7 +338,7 @@ export class ServerState implements Machine<ServerEvent> {
     datagram: { from: Address; size: number; now: number },
   ): void {
     const { from, size, now } = datagram;
-    const { responses, sessions, relay, tableRequests, bootId } = this.#parts;
+    const { responses, sessions, relay, tableRequests } = this.#parts;
     if (m.t === "ack") {
       // A chat part that arrived but whose message was not shown.
       if (m.r === "held") {
@@ -349,7 +348,13 @@ export class ServerState implements Machine<ServerEvent> {
       if (!this.#retransmitter.ack(m.id, from, now)) this.#drop("stray_ack");
       return;
     }
-    if (m.t === "ka") return this.#onKeepalive(m, datagram);
+    const gate = {
+      from,
+      size,
+      now,
+      drop: (r: ServerDropReason) => this.#drop(r),
+    };
+    if (m.t === "ka") return keepaliveRequest(this.#parts, m, gate);
     if (
       m.t !== "reg" && m.t !== "dereg" && m.t !== "all" && m.t !== "save" &&
       m.t !== "sync" && m.t !== "who"
@@ -357,30 +362,9 @@ export class ServerState implements Machine<ServerEvent> {
       return this.#drop("unexpected");
     }
     if (responses.replay(from, m.id, now)) return;
-    if (m.t === "reg") return this.#register(m, { from, size, now });
-    const user = this.#parts.users.authenticate(m.tok, from);
-    if (user === undefined) {
-      this.#drop("unauthenticated");
-      // Not cached: the same answer is made again for a repeat, and spoofed
-      // sources cannot push real answers out of the cache.
-      return responses.answerOnce(
-        from,
-        {
-          t: "err",
-          id: m.id,
-          code: "not_registered",
-          boot: bootId,
-        },
-        { requestSize: size, now },
-      );
-    }
-    // A copy of an old request sent again: never acted on twice.
-    if (!this.#parts.replay.accept(user, { id: m.id, now })) {
-      return this.#drop("replay");
-    }
-    // An authenticated request: a session restored from another leader is
-    // heard from (leader_restore.ts).
-    heardFrom(this.#parts, user, now);
+    if (m.t === "reg") return registerRequest(this.#parts, m, gate);
+    const user = authenticateRequest(this.#parts, m, gate);
+    if (user === undefined) return;
     const req: Requester = { user, from, size };
     switch (m.t) {
       case "dereg":
@@ -394,46 +378,5 @@ export class ServerState implements Machine<ServerEvent> {
       case "who":
         return tableRequests.who(req, m, now);
     }
-  }
-
-  // A registration. One with the session's token is the session's request:
-  // a copy of an old one is a replay (a refresh would put a user that left
-  // back Online). Whoever is welcomed is heard from (leader_restore.ts).
-  #register(
-    m: RegMessage,
-    datagram: { from: Address; size: number; now: number },
-  ): void {
-    const { from, size, now } = datagram;
-    const { users, replay, sessions } = this.#parts;
-    const known = m.tok === undefined
-      ? undefined
-      : users.authenticate(m.tok, from);
-    if (known !== undefined && !replay.accept(known, { id: m.id, now })) {
-      return this.#drop("replay");
-    }
-    sessions.register({ message: m, from, size }, now);
-    const user = users.userAt(from);
-    if (user?.online === true && user.name === m.name) {
-      heardFrom(this.#parts, user, now);
-    }
-  }
-
-  #onKeepalive(
-    m: KeepaliveMessage,
-    datagram: { from: Address; size: number; now: number },
-  ): void {
-    const { from, size, now } = datagram;
-    const user = this.#parts.users.authenticate(m.tok, from);
-    if (user !== undefined) {
-      if (!this.#parts.replay.accept(user, { id: m.id, now })) {
-        return this.#drop("replay");
-      }
-      heardFrom(this.#parts, user, now);
-    }
-    const answer = keepaliveAnswer(this.#parts, m, from);
-    if (answer.t === "err" && answer.code === "not_registered") {
-      this.#drop("unauthenticated");
-    }
-    this.#parts.responses.answerOnce(from, answer, { requestSize: size, now });
   }
 }

@@ -76,8 +76,7 @@ export class TableReplication {
   #options: TableReplicationOptions;
   #replicas = new Map<string, Replica>();
   #log: ChangeLog;
-  // Replicas restarted by a quiet re-login, with the version then: their
-  // snapshot is quiet if nothing but quiet changes came since.
+  // Replicas restarted by a quiet re-login, and the version then.
   #quietFrom = new Map<Replica, number>();
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
