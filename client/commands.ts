@@ -35,7 +35,8 @@ export type Command =
 
 /**
  * Parses one typed line. The first token is the command; for `send` the
- * second is the recipient and everything after it, as typed, is the message.
+ * second is the recipient and everything after it, as typed from its first
+ * non-space character (as for `send_all`), is the message.
  *
  * @param line The line, without its newline.
  * @returns The command, or why it is not one.
@@ -45,6 +46,7 @@ export type Command =
  * import { parseCommand } from "./commands.ts";
  * import { assertEquals } from "../tests/_assert.ts";
  * assertEquals(parseCommand("send userB hi  there"), { cmd: "send", to: "userB", text: "hi  there" });
+ * assertEquals(parseCommand("send userB   hi"), parseCommand("send userB hi"));
  * ```
  */
 export function parseCommand(line: string): Command {
@@ -55,7 +57,9 @@ export function parseCommand(line: string): Command {
   const rest = m[2] ?? "";
   switch (word) {
     case "send": {
-      const s = /^(\S+)(?:\s([\s\S]*))?$/.exec(rest);
+      // The spaces after the name separate, as after `send_all`: the
+      // message starts at its first non-space character.
+      const s = /^(\S+)(?:\s+([\s\S]*))?$/.exec(rest);
       if (s === null || s[2] === undefined || s[2].trim() === "") {
         return { cmd: "usage", command: "send" };
       }
