@@ -2,13 +2,15 @@
  * Clients that recover (issue "Nothing lost when a server dies"), on the fake
  * network and clock: keepalives every 15 to 25 s, a restarted server noticed
  * within one interval, a client marked Offline while its notice was lost
- * rejoining by itself, and a message typed meanwhile delivered, not refused.
+ * rejoining by itself, and a message typed meanwhile delivered, not refused;
+ * a client with `--failover` stays with a server it hears from.
  */
 import { decodeMessage } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
 import { ServerState } from "../server/mod.ts";
 import { assert, assertEquals } from "./_assert.ts";
-import { chat, seededBytes, SERVER } from "./_sim.ts";
+import { ClientState } from "./_client.ts";
+import { chat, clientAddr, seededBytes, SERVER } from "./_sim.ts";
 
 const RESTARTED = "[The server restarted; registered again.]";
 const REJOIN = "[The server marked you Offline; registering again.]";
@@ -161,4 +163,37 @@ Deno.test("ClientState marked Offline while its notices are lost rejoins within 
     lines.some((l) => l.includes("are you there?")),
     "the saved message arrives",
   );
+});
+
+Deno.test("ClientState with --failover stays with a server it hears from, though its keepalive answers are lost", () => {
+  const { net, type } = chat(["userB"]);
+  // userA may move to another node (where nothing answers).
+  const other = { hostname: "127.0.0.1", port: SERVER.port + 1 };
+  const a = net.add(
+    clientAddr(5),
+    new ClientState({
+      name: "userA",
+      server: SERVER,
+      failover: [other],
+      random: seededBytes(55),
+    }),
+  );
+  a.start(net.now);
+  net.step();
+  net.run(1_000);
+  assertEquals(a.phase, "online");
+  // Every answer to userA's keepalives is lost (an `ack` with the boot id).
+  net.filter = (d) => {
+    const m = decoded(d.bytes);
+    return d.to.port === clientAddr(5).port && m?.t === "ack" &&
+      m.boot !== undefined;
+  };
+  // The server goes on sending userA group messages: it is alive.
+  for (let i = 0; i < 24; i++) {
+    type("userB", `send_all tick ${i}`);
+    net.run(5_000);
+  }
+  const lines = net.lines(clientAddr(5));
+  assert(lines.includes("Group Chat userB: tick 23"), lines.join("\n"));
+  assertEquals(lines.filter((l) => l.includes("not responding")), []);
 });
