@@ -20,6 +20,12 @@ import type { ClientContext } from "./context.ts";
 const MISSED_BEFORE_FAILOVER = 2;
 
 /**
+ * Passes over every server, each without a word, before an idle client with
+ * `--failover` decides they are all gone and exits (status 1).
+ */
+export const SILENT_PASSES = 3;
+
+/**
  * Why the client registers again: the server restarted (its boot id
  * changed, or a new server does not know the session), or it marked this
  * client Offline while the client was there.
@@ -49,6 +55,8 @@ export class Keepalive {
   #id: number | undefined;
   #boot: string | undefined;
   #missed = 0;
+  // Moves to another server in a row with not a word from any.
+  #silentMoves = 0;
   // The server the misses were counted for (`addressKey`).
   #countedFor: string | undefined;
 
@@ -103,6 +111,7 @@ export class Keepalive {
    */
   heard(): void {
     this.#missed = 0;
+    this.#silentMoves = 0;
   }
 
   /** Sends a keepalive if one is due and the client has nothing else under way. */
@@ -119,23 +128,32 @@ export class Keepalive {
       this.#id = undefined;
     }
     if (this.#options.busy()) return;
-    if (this.#id !== undefined && ++this.#missed >= MISSED_BEFORE_FAILOVER) {
-      // Two keepalives in a row unanswered: with other nodes to go to
-      // (`--failover`), move to the next; without, the seed's rule stands
-      // (only a request that goes unanswered ends the client).
+    if (
+      this.#id !== undefined && ++this.#missed >= MISSED_BEFORE_FAILOVER &&
+      this.#ctx.servers.length > 1
+    ) {
+      // Two keepalive intervals without a word from the server: with other
+      // nodes to go to (`--failover`), move to the next. Once every one has
+      // been tried SILENT_PASSES times without a word, every server is gone
+      // (issue 10, "Failover"); keepalives are not retried, so one pass
+      // could be a few lost datagrams. Without `--failover` the seed's rule
+      // stands: only a request that goes unanswered ends the client.
       this.#missed = 0;
       const from = this.#ctx.server;
-      const next = this.#ctx.servers.length > 1
-        ? this.#ctx.nextServer()
-        : undefined;
-      if (next !== undefined) {
-        this.#countedFor = addressKey(next);
-        this.#ctx.emit({
-          type: "server_switched",
-          previous: addressKey(from),
-          server: addressKey(next),
-        });
+      if (++this.#silentMoves >= SILENT_PASSES * this.#ctx.servers.length) {
+        // Every server tried, again and again, without a word.
+        this.stop();
+        this.#ctx.emit({ type: "server_not_responding" });
+        this.#ctx.emit({ type: "exiting" });
+        return this.#ctx.exitWith("server_not_responding");
       }
+      const next = this.#ctx.nextServer();
+      this.#countedFor = addressKey(next);
+      this.#ctx.emit({
+        type: "server_switched",
+        previous: addressKey(from),
+        server: addressKey(next),
+      });
     }
     const id = this.#id = this.#ctx.nextId();
     const tok = this.#options.token();

@@ -313,7 +313,7 @@ export class Sessions {
     const { now, keepSession } = options;
     const back: UserRecord[] = [];
     const online: User[] = [];
-
+    const rows: { user: User; quiet: boolean; kept: boolean }[] = [];
     for (const r of [...records].sort((a, b) => a.order - b.order)) {
       if (
         this.#users.get(r.name) !== undefined ||
@@ -327,19 +327,19 @@ export class Sessions {
       this.#users.reserve(r.name);
       this.#users.add(user);
       this.#quota.count(r.name, user.address);
-      this.#options.table().add(user);
-      if (
-        r.online && r.token !== undefined && keepSession(r) &&
-        this.#users.userAt(user.address) === undefined
-      ) {
-        this.#users.setToken(user, r.token);
+      const kept = r.online && r.token !== undefined && keepSession(r) &&
+        this.#users.userAt(user.address) === undefined;
+      if (kept) {
+        this.#users.setToken(user, r.token!);
         this.#users.bindAddress(user, user.address);
         this.#users.setOnline(user, true);
-        this.#options.table().restart(user);
         online.push(user);
       } else back.push(r);
-      this.#options.table().changed(user, now);
+      // As the last leader's table had it (Online kept, Offline still
+      // Offline): quiet. Online there, Offline here: a change to print.
+      rows.push({ user, quiet: kept || !r.online, kept });
     }
+    this.#options.table().restored(rows, now);
     for (const { name, since } of expiryStarts(back, now)) {
       this.#offline.offlineSince(name, since);
     }

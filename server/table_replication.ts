@@ -124,6 +124,36 @@ export class TableReplication {
    * get nothing else apply it without printing (seed test case 6).
    */
   changed(user: User, now: number, options: { quiet?: boolean } = {}): void {
+    this.#change(user, options.quiet === true);
+    this.scheduleFlush(now);
+  }
+
+  /**
+   * Users a new leader brought back (sessions.ts, `restore`): added and
+   * sent in one flush, so that no client gets a table with only some of
+   * them. A row whose printed fields are as the last leader had them is a
+   * quiet change, and a kept session's snapshot is quiet when all are: its
+   * client, which holds that table, prints nothing.
+   *
+   * @param users Each user, whether its row is as before (`quiet`), and
+   * whether its session was kept (its client gets a snapshot).
+   * @param now The current time (ms).
+   */
+  restored(
+    users: readonly { user: User; quiet: boolean; kept: boolean }[],
+    now: number,
+  ): void {
+    const base = this.#log.version;
+    for (const { user } of users) this.add(user);
+    for (const { user, quiet, kept } of users) {
+      this.#change(user, quiet);
+      if (kept) this.#quietFrom.set(this.#replica(user), base);
+    }
+    if (users.length > 0) this.scheduleFlush(now);
+  }
+
+  // A row changed: encoded once, and a new version (printed unless quiet).
+  #change(user: User, quiet: boolean): void {
     const replica = this.#replica(user);
     const row = encodeRow(rowOf(user));
     replica.json = row.json;
@@ -132,10 +162,8 @@ export class TableReplication {
       // Its own row, and each looked-up copy, come back in summaries.
       markChanged(replica);
     }
-    const quiet = options.quiet === true;
     const version = this.#log.changed(user.name, { quiet });
     if (!quiet) this.#options.emit({ type: "table_updated", version });
-    this.scheduleFlush(now);
   }
 
   /** A new login: the client gets a full snapshot, any transfer forgotten. */

@@ -9,6 +9,7 @@ import { decodeMessage } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
 import { ServerState } from "../server/mod.ts";
 import { assert, assertEquals } from "./_assert.ts";
+import { SILENT_PASSES } from "../client/keepalive.ts";
 import { ClientState } from "./_client.ts";
 import { chat, clientAddr, seededBytes, SERVER } from "./_sim.ts";
 
@@ -196,4 +197,43 @@ Deno.test("ClientState with --failover stays with a server it hears from, though
   const lines = net.lines(clientAddr(5));
   assert(lines.includes("Group Chat userB: tick 23"), lines.join("\n"));
   assertEquals(lines.filter((l) => l.includes("not responding")), []);
+});
+
+Deno.test("ClientState with --failover, idle, every server gone: it moves between them, then says so and exits 1", () => {
+  const { net } = chat([]);
+  const other = { hostname: "127.0.0.1", port: SERVER.port + 1 };
+  const a = net.add(
+    clientAddr(5),
+    new ClientState({
+      name: "userA",
+      server: SERVER,
+      failover: [other],
+      random: seededBytes(56),
+    }),
+  );
+  a.start(net.now);
+  net.step();
+  net.run(1_000);
+  assertEquals(a.phase, "online");
+  net.remove(SERVER);
+  // Nothing typed: two keepalive intervals without a word at each server,
+  // for SILENT_PASSES passes over both.
+  const there = `127.0.0.1:${other.port}`;
+  const back = `127.0.0.1:${SERVER.port}`;
+  net.run(2 * SILENT_PASSES * 2 * ONE_INTERVAL_MS + ONE_INTERVAL_MS);
+  const lines = net.lines(clientAddr(5));
+  const moves = [];
+  for (let i = 0; i < 2 * SILENT_PASSES - 1; i++) {
+    moves.push(
+      i % 2 === 0
+        ? `[Server ${back} not responding; now using ${there}.]`
+        : `[Server ${there} not responding; now using ${back}.]`,
+    );
+  }
+  assertEquals(lines.filter((l) => l.includes("not responding")), [
+    ...moves,
+    "[Server not responding.]",
+  ]);
+  assertEquals(lines.at(-1), "[Exiting...]");
+  assertEquals(a.exitCode, 1);
 });

@@ -477,7 +477,9 @@ Deno.test("user records: the in-memory store makes no request and holds no claim
 // waiting (saved while it was briefly Offline is not possible here, so the
 // store is handed one). Leader 2 restores what the store kept and takes
 // leader 1's address: with the chat's identity (`same chat`) or without.
-function handover(options: { sameChat: boolean; silent?: Address }) {
+function handover(
+  options: { sameChat: boolean; silent?: Address; nothingWaiting?: boolean },
+) {
   const chat = { ...newChatIdentity(seededBytes(99)), term: 1 };
   const d = durable({ seed: 1, chat });
   const a = d.join(clientAddr(1), { name: "userA", seed: 1 });
@@ -492,7 +494,7 @@ function handover(options: { sameChat: boolean; silent?: Address }) {
   });
   const kept = next.server.restore({
     users: [...d.core.kv.values()],
-    messages: [{
+    messages: options.nothingWaiting === true ? [] : [{
       id: "x-1",
       to: "userC",
       from: "userA",
@@ -605,4 +607,16 @@ Deno.test("user records: a forged datagram from a kept session's address does no
     1,
     "userA still Online, still waited for",
   );
+});
+
+Deno.test("user records: when nothing waits for anyone, a new leader of the same chat changes nothing any client prints", () => {
+  const { kept, next, after } = handover({
+    sameChat: true,
+    nothingWaiting: true,
+  });
+  assertEquals(kept, 3);
+  // The new leader's table reaches every client (its versions are higher),
+  // quietly: the same rows as before; not a partial table either.
+  for (const i of [1, 2, 3]) assertEquals(after(i), [], `client ${i}`);
+  assertEquals(next.server.table.map((r) => r[3]), [1, 1, 1]);
 });
