@@ -314,12 +314,16 @@ export class Sessions {
     const back: UserRecord[] = [];
     const online: User[] = [];
     const rows: { user: User; quiet: boolean; kept: boolean }[] = [];
+    const gone: string[] = [];
     for (const r of [...records].sort((a, b) => a.order - b.order)) {
       if (
         this.#users.get(r.name) !== undefined ||
-        this.#users.lookalike(r.name) !== undefined
-      ) continue;
-      if (!this.#options.records?.restored(r)) continue;
+        this.#users.lookalike(r.name) !== undefined ||
+        !this.#options.records?.restored(r)
+      ) {
+        gone.push(r.name);
+        continue;
+      }
       if (r.claim !== undefined) {
         this.#claims.bind(r.name, r.claim.key, r.claim.agreementKey);
       }
@@ -339,7 +343,7 @@ export class Sessions {
       // Offline): quiet. Online there, Offline here: a change to print.
       rows.push({ user, quiet: kept || !r.online, kept });
     }
-    this.#options.table().restored(rows, now);
+    this.#options.table().restored(rows, { now, gone });
     for (const { name, since } of expiryStarts(back, now)) {
       this.#offline.offlineSince(name, since);
     }

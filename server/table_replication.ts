@@ -30,6 +30,7 @@ import type { ServerEvent } from "./events.ts";
 import type { DatagramIds } from "./ids.ts";
 import type { User } from "./user.ts";
 import { ChangeLog } from "./change_log.ts";
+import { QuietUpdates } from "./quiet_updates.ts";
 import { TableTransfers } from "./table_transfers.ts";
 import { newReplica, type Replica, rowOf, type Transfer } from "./replica.ts";
 import {
@@ -76,8 +77,8 @@ export class TableReplication {
   #options: TableReplicationOptions;
   #replicas = new Map<string, Replica>();
   #log: ChangeLog;
-  // Replicas restarted by a quiet re-login, and the version then.
-  #quietFrom = new Map<Replica, number>();
+  // Versions from which snapshots are quiet (quiet_updates.ts).
+  #quiet: QuietUpdates;
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
   #transfers: TableTransfers;
@@ -90,6 +91,7 @@ export class TableReplication {
   constructor(options: TableReplicationOptions) {
     this.#options = options;
     this.#log = new ChangeLog({ base: options.versionBase });
+    this.#quiet = new QuietUpdates(this.#log);
     this.#transfers = new TableTransfers({
       retransmitter: options.retransmitter,
       ids: options.ids,
@@ -137,19 +139,28 @@ export class TableReplication {
    *
    * @param users Each user, whether its row is as before (`quiet`), and
    * whether its session was kept (its client gets a snapshot).
-   * @param now The current time (ms).
+   * @param options The current time (ms), and the names of rows the last
+   * leader had that were not brought back (a transient session's, a
+   * lookalike's).
    */
   restored(
     users: readonly { user: User; quiet: boolean; kept: boolean }[],
-    now: number,
+    options: { now: number; gone: readonly string[] },
   ): void {
+    // Only a fresh table holds exactly what the last leader left.
+    const fresh = this.#replicas.size === 0;
     const base = this.#log.version;
     for (const { user } of users) this.add(user);
     for (const { user, quiet, kept } of users) {
       this.#change(user, quiet);
-      if (kept) this.#quietFrom.set(this.#replica(user), base);
+      if (kept && fresh) this.#quiet.holds(this.#replica(user), base);
     }
-    if (users.length > 0) this.scheduleFlush(now);
+    // Rows the last leader had and this one dropped: only a printed
+    // snapshot says they are gone.
+    for (const name of options.gone) this.#log.removed(name);
+    if (users.length > 0 || options.gone.length > 0) {
+      this.scheduleFlush(options.now);
+    }
   }
 
   // A row changed: encoded once, and a new version (printed unless quiet).
@@ -173,8 +184,8 @@ export class TableReplication {
     replica.transfer = null;
     // A quiet re-login: its snapshot is printed only if something else
     // changed by the time it goes.
-    if (options.quiet === true) this.#quietFrom.set(replica, this.#log.version);
-    else this.#quietFrom.delete(replica);
+    if (options.quiet === true) this.#quiet.holds(replica, this.#log.version);
+    else this.#quiet.forget(replica);
     // A new session holds no looked-up rows.
     forgetLookups(replica);
   }
@@ -205,7 +216,7 @@ export class TableReplication {
     const replica = this.#replica(user);
     if (replica === undefined) return;
     this.#replicas.delete(user.name);
-    this.#quietFrom.delete(replica);
+    this.#quiet.forget(replica);
     unlinkLookups(replica);
     const version = this.#log.removed(user.name);
     this.#options.emit({ type: "table_updated", version });
@@ -341,23 +352,9 @@ export class TableReplication {
         parts,
         next: 0,
       };
-      if (this.#isQuiet(r, from)) transfer.quiet = true;
+      if (this.#quiet.isQuiet(r, from)) transfer.quiet = true;
       this.#transfers.start(r, transfer, now);
     }
-  }
-
-  // Whether what goes to `r` now (a delta from `from`, or a snapshot) says
-  // only quiet changes: the client applies it without printing.
-  #isQuiet(r: Replica, from: number | undefined): boolean {
-    if (from !== undefined) return this.#log.quietSince(from);
-    const quietFrom = this.#quietFrom.get(r);
-    if (quietFrom === undefined) return false;
-    // Kept while it holds, so that a snapshot sent again (lost, `sync`) is
-    // quiet too; gone once anything printed changed.
-    const quiet = quietFrom === this.#log.version ||
-      this.#log.quietSince(quietFrom);
-    if (!quiet) this.#quietFrom.delete(r);
-    return quiet;
   }
 
   // Whether the room is big: clients hold summaries, not the table.
@@ -407,7 +404,7 @@ export class TableReplication {
     };
     const id = this.#options.ids.next();
     // Quiet, as a table would be (a re-login from the same address).
-    const quiet = this.#isQuiet(
+    const quiet = this.#quiet.isQuiet(
       r,
       r.ackedVersion >= 0 ? r.ackedVersion : undefined,
     );

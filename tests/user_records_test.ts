@@ -478,7 +478,12 @@ Deno.test("user records: the in-memory store makes no request and holds no claim
 // store is handed one). Leader 2 restores what the store kept and takes
 // leader 1's address: with the chat's identity (`same chat`) or without.
 function handover(
-  options: { sameChat: boolean; silent?: Address; nothingWaiting?: boolean },
+  options: {
+    sameChat: boolean;
+    silent?: Address;
+    nothingWaiting?: boolean;
+    transientBot?: boolean;
+  },
 ) {
   const chat = { ...newChatIdentity(seededBytes(99)), term: 1 };
   const d = durable({ seed: 1, chat });
@@ -486,6 +491,22 @@ function handover(
   const b = d.join(clientAddr(2), { name: "userB", seed: 2 });
   const c = d.join(clientAddr(3), { name: "userC", seed: 3 });
   assertEquals([a.phase, b.phase, c.phase], ["online", "online", "online"]);
+  if (options.transientBot === true) {
+    // An `--exec` session, Online in every table when the leader dies.
+    const bot = d.net.add(
+      clientAddr(4),
+      new ClientState({
+        name: "bot",
+        server: SERVER,
+        random: seededBytes(4),
+        transient: true,
+      }),
+    );
+    bot.start(d.net.now);
+    d.net.step();
+    d.net.run(1000);
+    assertEquals(bot.phase, "online");
+  }
   const lines = (at: Address) => d.net.lines(at).length;
   const before = [1, 2, 3].map((i) => lines(clientAddr(i)));
   const next = new DurableCore({
@@ -619,4 +640,22 @@ Deno.test("user records: when nothing waits for anyone, a new leader of the same
   // quietly: the same rows as before; not a partial table either.
   for (const i of [1, 2, 3]) assertEquals(after(i), [], `client ${i}`);
   assertEquals(next.server.table.map((r) => r[3]), [1, 1, 1]);
+});
+
+Deno.test("user records: a row the new leader does not bring back (a transient session's) is a change clients print", () => {
+  // The bot's process is gone with the leader (cut off from now on).
+  const { next, after } = handover({
+    sameChat: true,
+    nothingWaiting: true,
+    transientBot: true,
+    silent: clientAddr(4),
+  });
+  assertEquals(next.server.table.map((r) => r[0]), ["userA", "userB", "userC"]);
+  for (const i of [1, 2, 3]) {
+    assert(
+      after(i).includes("[Client table updated.]"),
+      `client ${i}: ${after(i).join("\n")}`,
+    );
+    assert(!after(i).some((l) => l.includes("'bot'")), after(i).join("\n"));
+  }
 });
