@@ -31,16 +31,14 @@ import type { DatagramIds } from "./ids.ts";
 import type { User } from "./user.ts";
 import { ChangeLog } from "./change_log.ts";
 import { QuietUpdates } from "./quiet_updates.ts";
+import { SummarySender } from "./summary_sender.ts";
 import { TableTransfers } from "./table_transfers.ts";
 import { newReplica, type Replica, rowOf, type Transfer } from "./replica.ts";
 import {
   type Changes,
-  encodeRoomSummary,
   forgetLookups,
   hasDirty,
   markChanged,
-  summaryChanges,
-  takeChangedRows,
   unlinkLookups,
   watch,
 } from "./room_summaries.ts";
@@ -79,6 +77,8 @@ export class TableReplication {
   #log: ChangeLog;
   // Versions from which snapshots are quiet (quiet_updates.ts).
   #quiet: QuietUpdates;
+  // Big rooms' summaries (summary_sender.ts).
+  #summaries: SummarySender;
   #flushAt: number | undefined;
   #lastFlush = -Infinity;
   #transfers: TableTransfers;
@@ -98,6 +98,15 @@ export class TableReplication {
       version: () => this.#log.version,
       scheduleFlush: (now) => this.scheduleFlush(now),
       flush: (now) => this.#flush(now),
+    });
+    this.#summaries = new SummarySender({
+      log: this.#log,
+      quiet: this.#quiet,
+      ids: options.ids,
+      transfers: this.#transfers,
+      users: () => this.#replicas.size,
+      onlineCount: options.onlineCount,
+      delta: (version) => this.#delta(version),
     });
   }
 
@@ -250,7 +259,7 @@ export class TableReplication {
   sendOfflineCopy(user: User, since: number): void {
     if (this.#big) {
       const r = this.#replica(user);
-      const bytes = this.#encodeSummary(this.#changes(since), [r]);
+      const bytes = this.#summaries.encode(this.#summaries.changes(since), [r]);
       this.#options.out.push({ to: user.address, bytes });
       return;
     }
@@ -330,8 +339,10 @@ export class TableReplication {
       if (big && !r.snapshot) {
         const base = r.ackedVersion;
         let c = changes.get(base);
-        if (c === undefined) changes.set(base, c = this.#changes(base));
-        this.#sendSummary(r, c, now);
+        if (c === undefined) {
+          changes.set(base, c = this.#summaries.changes(base));
+        }
+        this.#summaries.send(r, c, now);
         continue;
       }
       let parts: string[][] | undefined;
@@ -360,56 +371,6 @@ export class TableReplication {
   // Whether the room is big: clients hold summaries, not the table.
   get #big(): boolean {
     return this.#replicas.size > TABLE_PRINT_LIMIT;
-  }
-
-  // What changed since `version`, as a summary lists it: the same rows a
-  // delta would print, or "full table" where a snapshot would be sent.
-  #changes(version: number): Changes {
-    const logBase = this.#log.base;
-    return summaryChanges(
-      version >= 0 && version >= logBase ? this.#delta(version) : undefined,
-    );
-  }
-
-  // One summary datagram: the counts, the listed rows, then as many of the
-  // client's changed looked-up rows as fit (the rest go in the next one).
-  #encodeSummary(
-    c: Changes,
-    watched: Replica[],
-    options: { id?: number; quiet?: boolean } = {},
-  ): Uint8Array {
-    const head = {
-      id: options.id ?? this.#options.ids.next(),
-      ver: this.#log.version,
-      u: this.#replicas.size,
-      on: this.#options.onlineCount(),
-    };
-    return encodeRoomSummary(
-      c,
-      watched,
-      options.quiet === true ? { ...head, q: 1 } : head,
-    );
-  }
-
-  #sendSummary(r: Replica, c: Changes, now: number): void {
-    const watched = takeChangedRows(r, c);
-    const version = this.#log.version;
-    const transfer: Transfer = {
-      version,
-      left: 1,
-      from: undefined,
-      parts: [],
-      next: 1,
-      watched,
-    };
-    const id = this.#options.ids.next();
-    // Quiet, as a table would be (a re-login from the same address).
-    const quiet = this.#quiet.isQuiet(
-      r,
-      r.ackedVersion >= 0 ? r.ackedVersion : undefined,
-    );
-    const bytes = this.#encodeSummary(c, watched, { id, quiet });
-    this.#transfers.sendSummary(r, { transfer, id, bytes, now });
   }
 
   // The replicas whose rows changed since `version`, in registration order;

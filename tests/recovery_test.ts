@@ -11,7 +11,7 @@ import { ServerState } from "../server/mod.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { SILENT_PASSES } from "../client/keepalive.ts";
 import { ClientState } from "./_client.ts";
-import { chat, clientAddr, seededBytes, SERVER } from "./_sim.ts";
+import { chat, clientAddr, type FakeNet, seededBytes, SERVER } from "./_sim.ts";
 
 const RESTARTED = "[The server restarted; registered again.]";
 const REJOIN = "[The server marked you Offline; registering again.]";
@@ -166,23 +166,30 @@ Deno.test("ClientState marked Offline while its notices are lost rejoins within 
   );
 });
 
-Deno.test("ClientState with --failover stays with a server it hears from, though its keepalive answers are lost", () => {
-  const { net, type } = chat(["userB"]);
-  // userA may move to another node (where nothing answers).
-  const other = { hostname: "127.0.0.1", port: SERVER.port + 1 };
+/** Another node of the chat, where nothing answers. */
+const OTHER = { hostname: "127.0.0.1", port: SERVER.port + 1 };
+
+/** userA at client address 5, with `--failover` to {@linkcode OTHER}, Online. */
+function failoverClient(net: FakeNet, seed: number): ClientState {
   const a = net.add(
     clientAddr(5),
     new ClientState({
       name: "userA",
       server: SERVER,
-      failover: [other],
-      random: seededBytes(55),
+      failover: [OTHER],
+      random: seededBytes(seed),
     }),
   );
   a.start(net.now);
   net.step();
   net.run(1_000);
   assertEquals(a.phase, "online");
+  return a;
+}
+
+Deno.test("ClientState with --failover stays with a server it hears from, though its keepalive answers are lost", () => {
+  const { net, type } = chat(["userB"]);
+  failoverClient(net, 55);
   // Every answer to userA's keepalives is lost (an `ack` with the boot id).
   net.filter = (d) => {
     const m = decoded(d.bytes);
@@ -201,24 +208,11 @@ Deno.test("ClientState with --failover stays with a server it hears from, though
 
 Deno.test("ClientState with --failover, idle, every server gone: it moves between them, then says so and exits 1", () => {
   const { net } = chat([]);
-  const other = { hostname: "127.0.0.1", port: SERVER.port + 1 };
-  const a = net.add(
-    clientAddr(5),
-    new ClientState({
-      name: "userA",
-      server: SERVER,
-      failover: [other],
-      random: seededBytes(56),
-    }),
-  );
-  a.start(net.now);
-  net.step();
-  net.run(1_000);
-  assertEquals(a.phase, "online");
+  const a = failoverClient(net, 56);
   net.remove(SERVER);
   // Nothing typed: two keepalive intervals without a word at each server,
   // for SILENT_PASSES passes over both.
-  const there = `127.0.0.1:${other.port}`;
+  const there = `127.0.0.1:${OTHER.port}`;
   const back = `127.0.0.1:${SERVER.port}`;
   net.run(2 * SILENT_PASSES * 2 * ONE_INTERVAL_MS + ONE_INTERVAL_MS);
   const lines = net.lines(clientAddr(5));
