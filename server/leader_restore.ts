@@ -20,24 +20,23 @@ import type { UserRecord } from "./user_records.ts";
  *
  * @param parts The server's parts.
  * @param records The stored user records, in any order.
- * @param options The current time (ms since the epoch), and more names
- * with messages waiting (their sessions are not kept).
+ * @param options The current time (ms since the epoch).
  * @returns How many sessions were kept.
  */
 export function restoreUsers(
   parts: ServerParts,
   records: readonly UserRecord[],
-  options: { now: number; waiting?: ReadonlySet<string> },
+  options: { now: number },
 ): number {
   const { sessions, offline, transit, restored, chat } = parts;
-  const { now, waiting } = options;
+  const { now } = options;
   // Two sessions recorded at one address (one record is stale): of those
   // that may be kept, the one written last keeps it.
   const newest = new Map<string, UserRecord>();
   for (const r of records) {
     if (
       !chat || !r.online || r.token === undefined ||
-      waiting?.has(r.name) === true || offline.list(r.name).length > 0
+      offline.list(r.name).length > 0
     ) continue;
     const key = addressKey(r.address);
     const held = newest.get(key);
